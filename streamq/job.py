@@ -1,0 +1,166 @@
+"""Job records, statuses, priorities and outcomes, and their Redis (de)serialization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from .errors import ValidationError
+
+
+class JobStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+class Priority(StrEnum):
+    HIGH = "high"
+    NORMAL = "normal"
+    LOW = "low"
+
+    @classmethod
+    def parse(cls, value: str | Priority) -> Priority:
+        """Accept `medium` as an alias of `normal`; refuse anything else clearly."""
+        text = str(value).lower()
+        if text == "medium":
+            text = "normal"
+        try:
+            return cls(text)
+        except ValueError:
+            raise ValidationError(
+                f"unknown priority {value!r}; use high, normal (medium) or low",
+                field="priority",
+            ) from None
+
+
+def ms_to_datetime(ms: int | None) -> datetime | None:
+    return None if not ms else datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+class Job(BaseModel):
+    """A job as its record tells it (`HGETALL streamq:{q}:job:<id>`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    queue: str
+    type: str
+    payload: Any
+    priority: Priority
+    status: JobStatus
+    attempt: int
+    max_retries: int
+    timeout_s: float
+    deliveries: int
+    lost: int
+    run: int
+    created_at: datetime | None
+    scheduled_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: Any = None
+    error: str | None = None
+    error_type: str | None = None
+    traceback: str | None = None
+    reason: str | None = None
+    worker: str | None = None
+    progress: float | None = None
+    progress_message: str | None = None
+
+    @classmethod
+    def from_record(cls, job_id: str, queue: str, raw: dict[bytes, bytes]) -> Job:
+        """Build a Job from `HGETALL` output (bytes keys and values)."""
+        rec = {k.decode(): v for k, v in raw.items()}
+
+        def text(name: str) -> str | None:
+            value = rec.get(name)
+            return value.decode() if value else None
+
+        def number(name: str) -> int:
+            value = rec.get(name)
+            return int(value) if value else 0
+
+        def loaded(name: str) -> Any:
+            value = rec.get(name)
+            return orjson.loads(value) if value else None
+
+        progress = rec.get("progress")
+        return cls(
+            id=job_id,
+            queue=queue,
+            type=text("type") or "",
+            payload=loaded("payload"),
+            priority=Priority(text("priority") or "normal"),
+            status=JobStatus(text("status") or "queued"),
+            attempt=number("attempt"),
+            max_retries=number("max_retries"),
+            timeout_s=float(rec.get("timeout", b"0")),
+            deliveries=number("deliveries"),
+            lost=number("lost"),
+            run=number("run"),
+            created_at=ms_to_datetime(number("created")),
+            scheduled_at=ms_to_datetime(number("due")),
+            started_at=ms_to_datetime(number("started")),
+            finished_at=ms_to_datetime(number("finished")),
+            result=loaded("result"),
+            error=text("error"),
+            error_type=text("error_type"),
+            traceback=text("traceback"),
+            reason=text("reason"),
+            worker=text("worker"),
+            progress=float(progress) if progress else None,
+            progress_message=text("progress_message"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One stream entry handed to a worker: everything needed to run the attempt."""
+
+    queue: str
+    priority: str
+    entry_id: bytes
+    job_id: str
+    type: str
+    payload: bytes
+    timeout_s: float
+    max_retries: int
+    attempt: int
+    enqueued_ms: int
+    run: int = 0
+
+
+class OutcomeKind(StrEnum):
+    SUCCEEDED = "succeeded"
+    RETRY = "retry"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What one attempt produced; persisted by the completer, fenced on `run`."""
+
+    delivery: Delivery
+    kind: OutcomeKind
+    result: bytes = b""
+    error: str = ""
+    error_type: str = ""
+    traceback: str = ""
+    reason: str = ""
+    retry_delay_ms: int = 0
+    duration_s: float = 0.0

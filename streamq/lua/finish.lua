@@ -1,0 +1,77 @@
+--[[ finish: record a batch of attempts' outcomes, each fenced on its run number.
+  KEYS[1..3] streams high, normal, low   KEYS[4] scheduled   KEYS[5] dead
+  KEYS[6] index:processing   KEYS[7] index:succeeded   KEYS[8] index:failed
+  KEYS[9] index:retrying     KEYS[10] index:cancelled  KEYS[11] events
+  KEYS[12..] job hash of each outcome
+  ARGV[1] now_ms   ARGV[2] succeeded ttl_ms   ARGV[3] failed ttl_ms   ARGV[4] events maxlen
+  ARGV[5] dead maxlen   ARGV[6] group   ARGV[7] wake channel
+  then 10 per outcome: stream index (1..3), entry id, run, kind (succeeded|retry|failed|
+  cancelled), result json, error, error type, traceback, reason, retry delay ms
+  Returns one code per outcome: 1 applied | 0 stale attempt (fenced off) | -1 job missing
+          | 2 acknowledged, job had been cancelled meanwhile ]]
+local scheduled_key, dead_key, events_key = KEYS[4], KEYS[5], KEYS[11]
+local processing_idx = KEYS[6]
+local final_idx = {succeeded = KEYS[7], failed = KEYS[8], retry = KEYS[9], cancelled = KEYS[10]}
+local now = now_ms(ARGV[1])
+local ok_ttl, failed_ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
+local events_max, dead_max, group, wake = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local out = {}
+local per = 10
+local count = (#ARGV - 7) / per
+for i = 0, count - 1 do
+  local a = 7 + i * per
+  local job_key = KEYS[12 + i]
+  local stream_key = KEYS[tonumber(ARGV[a + 1])]
+  local entry_id, run, kind = ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
+  local result, err, err_type, tb, reason = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8],
+    ARGV[a + 9]
+  local delay = tonumber(ARGV[a + 10])
+  local job_id = string.match(job_key, ':job:(.+)$')
+  local rec = redis.call('HMGET', job_key, 'run', 'status', 'attempt', 'worker', 'type')
+  if not rec[2] then
+    redis.call('XACK', stream_key, group, entry_id)
+    redis.call('XDEL', stream_key, entry_id)
+    table.insert(out, -1)
+  elseif rec[1] ~= run then
+    table.insert(out, 0)
+  elseif rec[2] == 'cancelled' then
+    redis.call('XACK', stream_key, group, entry_id)
+    redis.call('XDEL', stream_key, entry_id)
+    table.insert(out, 2)
+  elseif rec[2] ~= 'processing' then
+    table.insert(out, 0)
+  else
+    local attempt, worker = tonumber(rec[3]), rec[4] or ''
+    redis.call('XACK', stream_key, group, entry_id)
+    redis.call('XDEL', stream_key, entry_id)
+    local to = kind
+    if kind == 'succeeded' then
+      redis.call('HSET', job_key, 'status', 'succeeded', 'result', result, 'finished', now)
+      redis.call('PEXPIRE', job_key, ok_ttl)
+      redis.call('ZREMRANGEBYSCORE', final_idx.succeeded, '-inf', now - ok_ttl)
+    elseif kind == 'retry' then
+      to = 'retrying'
+      local due = now + delay
+      redis.call('HSET', job_key, 'status', 'retrying', 'error', err, 'error_type', err_type,
+        'traceback', tb, 'reason', reason, 'due', due)
+      redis.call('HINCRBY', job_key, 'attempt', 1)
+      redis.call('ZADD', scheduled_key, due, job_id)
+      local head = redis.call('ZRANGE', scheduled_key, 0, 0)
+      if head[1] == job_id then redis.call('PUBLISH', wake, due) end
+    else
+      redis.call('HSET', job_key, 'status', kind, 'error', err, 'error_type', err_type,
+        'traceback', tb, 'reason', reason, 'finished', now)
+      redis.call('PEXPIRE', job_key, failed_ttl)
+      redis.call('ZREMRANGEBYSCORE', final_idx[kind], '-inf', now - failed_ttl)
+      if kind == 'failed' then
+        redis.call('XADD', dead_key, 'MAXLEN', '~', dead_max, '*', 'job', job_id,
+          'type', rec[5] or '', 'reason', reason, 'error_type', err_type, 'error', err,
+          'attempt', attempt, 'time', now)
+      end
+    end
+    index_move(processing_idx, final_idx[kind], job_id, now)
+    emit(events_key, events_max, job_id, 'processing', to, attempt, now, worker)
+    table.insert(out, 1)
+  end
+end
+return out

@@ -1,0 +1,35 @@
+--[[ start: mark a fetched batch as processing, one attempt per entry, fenced by `run`.
+  Entries whose job is missing, cancelled or finished are acknowledged and skipped.
+  KEYS[1] stream   KEYS[2] index:queued   KEYS[3] index:processing   KEYS[4] events
+  KEYS[5..] job hash of each entry
+  ARGV[1] now_ms   ARGV[2] worker (consumer)   ARGV[3] events maxlen   ARGV[4] group
+  ARGV[5..] entry id of each job
+  Returns {run_1, attempt_1, run_2, attempt_2, ...}; run -1 = no record, 0 = not runnable ]]
+local stream_key, queued_idx, processing_idx, events_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local now = now_ms(ARGV[1])
+local worker, events_max, group = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local out = {}
+for i = 5, #KEYS do
+  local job_key, entry_id = KEYS[i], ARGV[i]
+  local rec = redis.call('HMGET', job_key, 'status', 'attempt')
+  local status, attempt = rec[1], tonumber(rec[2]) or 0
+  local job_id = string.match(job_key, ':job:(.+)$')
+  if not status then
+    redis.call('XACK', stream_key, group, entry_id)
+    redis.call('XDEL', stream_key, entry_id)
+    table.insert(out, -1); table.insert(out, 0)
+  elseif status ~= 'queued' and status ~= 'processing' then
+    redis.call('XACK', stream_key, group, entry_id)
+    redis.call('XDEL', stream_key, entry_id)
+    table.insert(out, 0); table.insert(out, attempt)
+  else
+    local run = redis.call('HINCRBY', job_key, 'run', 1)
+    redis.call('HINCRBY', job_key, 'deliveries', 1)
+    redis.call('HSET', job_key, 'status', 'processing', 'worker', worker, 'started', now,
+      'entry', entry_id)
+    index_move(queued_idx, processing_idx, job_id, now)
+    emit(events_key, events_max, job_id, status, 'processing', attempt, now, worker)
+    table.insert(out, run); table.insert(out, attempt)
+  end
+end
+return out

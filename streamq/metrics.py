@@ -1,0 +1,58 @@
+"""Prometheus metrics of a process (worker node or API). Labels are bounded: queue, task,
+priority, outcome; never job ids."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+JOBS_ENQUEUED = Counter(
+    "streamq_jobs_enqueued_total", "Jobs accepted by enqueue.", ["queue", "task"],
+    registry=REGISTRY,
+)
+JOBS_PROCESSED = Counter(
+    "streamq_jobs_processed_total", "Attempts finished, by outcome.",
+    ["queue", "task", "outcome"], registry=REGISTRY,
+)
+JOBS_FAILED = Counter(
+    "streamq_jobs_failed_total", "Attempts that raised or timed out.", ["queue", "task"],
+    registry=REGISTRY,
+)
+JOBS_RETRIED = Counter(
+    "streamq_jobs_retried_total", "Failed attempts scheduled for a retry.", ["queue", "task"],
+    registry=REGISTRY,
+)
+JOBS_DEAD = Counter(
+    "streamq_jobs_dead_total", "Jobs moved to the dead-letter queue.", ["queue", "task"],
+    registry=REGISTRY,
+)
+PROCESSING_SECONDS = Histogram(
+    "streamq_job_processing_duration_seconds", "Handler run time of one attempt.",
+    ["queue", "task"], registry=REGISTRY,
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+QUEUE_WAIT_SECONDS = Histogram(
+    "streamq_job_queue_wait_seconds", "Time from entering the stream to handler start.",
+    ["queue", "priority"], registry=REGISTRY,
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 120, 600),
+)
+JOBS_IN_FLIGHT = Gauge(
+    "streamq_jobs_in_flight", "Attempts running on this node.", ["queue"], registry=REGISTRY
+)
+STALE_OUTCOMES = Counter(
+    "streamq_stale_outcomes_total", "Outcomes of superseded attempts, fenced off.", ["queue"],
+    registry=REGISTRY,
+)
+RECLAIMED = Counter(
+    "streamq_reclaimed_total", "Entries taken back from lost workers, by result.",
+    ["queue", "result"], registry=REGISTRY,
+)
+LEASES_LOST = Counter(
+    "streamq_leases_lost_total", "In-flight entries this node found claimed by another.",
+    ["queue"], registry=REGISTRY,
+)
+ACTOR_RESTARTS = Counter(
+    "streamq_actor_restarts_total", "Actor crashes followed by a restart.", ["actor"],
+    registry=REGISTRY,
+)

@@ -1,0 +1,110 @@
+"""Every setting, documented once with its unit and default, read from `STREAMQ_*`."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .keys import PRIORITIES
+
+
+class Settings(BaseSettings):
+    """Runtime settings. A bad value fails at start, before Redis is touched."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="STREAMQ_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    redis_url: str | None = Field(
+        None, description="Redis URL. Unset: `streamq dev` starts a private local Redis."
+    )
+    prefix: str = Field("streamq", min_length=1, description="Prefix of every Redis key.")
+    queue: str = Field("default", min_length=1, description="Queue of tasks that name none.")
+    concurrency: int = Field(100, ge=1, le=10_000, description="Jobs in flight per node.")
+    visibility_timeout_ms: int = Field(
+        30_000, ge=1_000, description="Idle time after which XAUTOCLAIM takes a job back."
+    )
+    reclaim_interval_ms: int = Field(
+        5_000, ge=100, description="How often the reclaimer looks for abandoned entries."
+    )
+    max_deliveries: int = Field(
+        3, ge=1, description="Deliveries lost to crashed workers before a job is dead-lettered."
+    )
+    max_retries: int = Field(3, ge=0, description="Default retries after a failed attempt.")
+    job_timeout_s: float = Field(300.0, gt=0, description="Default time limit of one attempt.")
+    retry_base_s: float = Field(1.0, gt=0, description="Backoff base: attempt n waits ~base*2^n.")
+    retry_cap_s: float = Field(600.0, gt=0, description="Upper bound of one backoff delay.")
+    result_ttl_s: int = Field(86_400, ge=1, description="Retention of succeeded job records.")
+    failed_ttl_s: int = Field(
+        7 * 86_400, ge=1, description="Retention of failed and cancelled job records."
+    )
+    idempotency_ttl_s: int = Field(86_400, ge=1, description="Lifetime of an idempotency key.")
+    dead_max_entries: int = Field(
+        100_000, ge=1, description="Dead-letter entries kept per queue before the oldest go."
+    )
+    events_max_entries: int = Field(
+        10_000, ge=0, description="Length of the capped events stream (0 disables events)."
+    )
+    completion_batch_size: int = Field(
+        200, ge=1, description="Outcomes written in one round trip at most."
+    )
+    completion_flush_ms: float = Field(
+        2.0, ge=0, description="Longest wait before a partial batch of outcomes is written."
+    )
+    fetch_block_ms: int = Field(
+        1_000, ge=10, description="Longest blocking XREADGROUP when all streams are empty."
+    )
+    grace_period_s: float = Field(
+        25.0, ge=0, description="Time in-flight jobs get to finish after SIGTERM."
+    )
+    priority_weights: dict[str, int] | None = Field(
+        None, description="Weighted fetching, e.g. high=6,normal=3,low=1; unset is strict."
+    )
+    max_payload_bytes: int = Field(
+        262_144, ge=64, description="Largest serialized payload accepted at enqueue."
+    )
+    max_backlog: int = Field(
+        1_000_000, ge=1, description="Queued jobs per queue above which enqueue is refused."
+    )
+    redis_timeout_s: float = Field(
+        5.0, gt=0, description="Socket timeout of ordinary Redis commands."
+    )
+    node_ttl_ms: int = Field(
+        60_000, ge=1_000, description="A node whose heartbeat is older is considered gone."
+    )
+
+    @field_validator("priority_weights", mode="before")
+    @classmethod
+    def _parse_weights(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_priority_weights(value)
+        return value
+
+    @field_validator("priority_weights")
+    @classmethod
+    def _check_weights(cls, value: dict[str, int] | None) -> dict[str, int] | None:
+        if value is None:
+            return None
+        unknown = set(value) - set(PRIORITIES)
+        if unknown:
+            raise ValueError(f"unknown priorities {sorted(unknown)}; use {list(PRIORITIES)}")
+        if any(w < 1 for w in value.values()):
+            raise ValueError("weights must be positive integers")
+        return {p: value.get(p, 1) for p in PRIORITIES}
+
+    @property
+    def heartbeat_interval_s(self) -> float:
+        """Lease renewal period: a third of the visibility timeout, so two may fail."""
+        return self.visibility_timeout_ms / 3000
+
+
+def parse_priority_weights(text: str) -> dict[str, int]:
+    """Parse `high=6,normal=3,low=1` (`medium` is an alias of `normal`)."""
+    weights: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, number = part.partition("=")
+        if not sep or not number.strip().isdigit():
+            raise ValueError(f"bad weight {part!r}; expected name=integer")
+        name = name.strip().lower()
+        weights["normal" if name == "medium" else name] = int(number)
+    return weights

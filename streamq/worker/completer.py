@@ -1,0 +1,100 @@
+"""Completer: writes outcomes in batches, one round trip per batch, fenced per attempt."""
+
+from __future__ import annotations
+
+import logging
+
+import anyio
+from anyio.abc import ObjectReceiveStream
+
+from ..job import Outcome, OutcomeKind
+from ..metrics import (
+    JOBS_DEAD,
+    JOBS_FAILED,
+    JOBS_PROCESSED,
+    JOBS_RETRIED,
+    STALE_OUTCOMES,
+)
+from ..store import Store
+from .state import NodeState
+from .supervise import is_outage
+
+log = logging.getLogger("streamq.worker")
+
+STALE, APPLIED, MISSING, CANCELLED = 0, 1, -1, 2
+
+
+class Completer:
+    """Collects outcomes for up to `flush_ms` or `batch_size`, then persists them.
+
+    A failed write is retried until it lands (Redis may be restarting); outcomes are never
+    dropped while the node lives. If the node dies first, the entries stay pending and the
+    reclaimer gives them back: at-least-once, never lost.
+    """
+
+    def __init__(self, store: Store, state: NodeState, batch_size: int, flush_ms: float) -> None:
+        self.store = store
+        self.state = state
+        self.batch_size = batch_size
+        self.flush_s = flush_ms / 1000
+        self.stale = 0
+
+    async def run(self, outcomes: ObjectReceiveStream[Outcome]) -> None:
+        # The node owns and closes the stream, so a restarted completer can still read it.
+        while True:
+            batch = await self._collect(outcomes)
+            if not batch:
+                return
+            await self.persist(batch)
+
+    async def _collect(self, outcomes: ObjectReceiveStream[Outcome]) -> list[Outcome]:
+        try:
+            batch = [await outcomes.receive()]
+        except anyio.EndOfStream:
+            return []
+        with anyio.move_on_after(self.flush_s):
+            while len(batch) < self.batch_size:
+                try:
+                    batch.append(outcomes.receive_nowait())
+                except anyio.WouldBlock:
+                    try:
+                        batch.append(await outcomes.receive())
+                    except anyio.EndOfStream:
+                        break
+                except anyio.EndOfStream:
+                    break
+        return batch
+
+    async def persist(self, batch: list[Outcome]) -> None:
+        delay = 0.05
+        while True:
+            try:
+                codes = await self.store.finish(batch)
+                break
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                log.warning("writing %d outcomes failed (%s); retrying", len(batch), exc)
+                await anyio.sleep(delay)
+                delay = min(2.0, delay * 2)
+        for outcome, code in zip(batch, codes, strict=True):
+            self.state.drop(outcome.delivery)
+            self._count(outcome, code)
+
+    def _count(self, o: Outcome, code: int) -> None:
+        d = o.delivery
+        if code == STALE:
+            self.stale += 1
+            STALE_OUTCOMES.labels(d.queue).inc()
+            log.info("outcome of job %s run %d fenced off: a newer attempt owns it", d.job_id,
+                     d.run)
+            return
+        if code != APPLIED:
+            return
+        JOBS_PROCESSED.labels(d.queue, d.type, o.kind.value).inc()
+        if o.kind in (OutcomeKind.RETRY, OutcomeKind.FAILED):
+            JOBS_FAILED.labels(d.queue, d.type).inc()
+        if o.kind is OutcomeKind.RETRY:
+            JOBS_RETRIED.labels(d.queue, d.type).inc()
+        elif o.kind is OutcomeKind.FAILED:
+            JOBS_DEAD.labels(d.queue, d.type).inc()

@@ -1,0 +1,144 @@
+"""Executor: runs one attempt and says what came of it; persisting is the completer's job."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+import anyio
+import orjson
+import pydantic
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from ..app import App
+from ..context import Context, job_logger
+from ..errors import Fail, Retry
+from ..job import Delivery, Outcome, OutcomeKind
+from ..metrics import JOBS_IN_FLIGHT, PROCESSING_SECONDS
+from ..policy import Backoff, decide_failure
+from ..store import Store
+from .state import NodeState
+
+log = logging.getLogger("streamq.worker")
+
+TRACEBACK_LIMIT = 4000
+
+
+class Executor:
+    """Shared by the node's executor coroutines; each runs `run()` over one job channel."""
+
+    def __init__(self, app: App, store: Store, state: NodeState) -> None:
+        self.app = app
+        self.store = store
+        self.state = state
+        self.threads = anyio.CapacityLimiter(state.slots.total)
+
+    async def run(
+        self, jobs: ObjectReceiveStream[Delivery], outcomes: ObjectSendStream[Outcome]
+    ) -> None:
+        async with jobs, outcomes:
+            async for delivery in jobs:
+                gauge = JOBS_IN_FLIGHT.labels(delivery.queue)
+                gauge.inc()
+                try:
+                    outcome = await self.run_one(delivery)
+                except Exception as exc:  # a defect of ours, not the handler's
+                    log.exception("executing job %s failed", delivery.job_id)
+                    outcome = _final(delivery, "internal error", type(exc).__name__, str(exc))
+                finally:
+                    gauge.dec()
+                    self.state.slots.release()
+                await outcomes.send(outcome)
+
+    async def run_one(self, d: Delivery) -> Outcome:
+        """Validate, run the handler under its time limit, and classify the result."""
+        task = self.app.tasks.get(d.type)
+        if task is None:
+            return _final(d, "unknown task", "UnknownTaskType", f"no task named {d.type!r}")
+        try:
+            kwargs = task.validate_json(d.payload)
+        except pydantic.ValidationError as exc:
+            return _final(d, "invalid payload", "ValidationError", str(exc))
+        ctx = self._context(d)
+        started = time.perf_counter()
+        with anyio.CancelScope() as cancel_scope:
+            self.state.running[d.job_id] = cancel_scope
+            try:
+                with anyio.move_on_after(d.timeout_s) as timeout_scope:
+                    result = await task.invoke(kwargs, ctx, self.threads)
+                    return self._success(d, result, time.perf_counter() - started)
+            except Exception as exc:
+                return self._failure(d, exc, task.options.backoff, task.options.fail_on)
+            finally:
+                self.state.running.pop(d.job_id, None)
+                PROCESSING_SECONDS.labels(d.queue, d.type).observe(time.perf_counter() - started)
+            if timeout_scope.cancelled_caught:
+                return self._failure(
+                    d,
+                    TimeoutError(f"attempt exceeded its timeout of {d.timeout_s} s"),
+                    task.options.backoff,
+                    (),
+                    reason="timeout",
+                )
+        return Outcome(d, OutcomeKind.CANCELLED, reason="cancelled")
+
+    def _context(self, d: Delivery) -> Context:
+        async def progress(queue: str, job_id: str, fraction: float, msg: str | None) -> None:
+            await self.store.set_progress(queue, job_id, d.run, fraction, msg)
+
+        return Context(
+            job_id=d.job_id,
+            type=d.type,
+            queue=d.queue,
+            attempt=d.attempt,
+            max_retries=d.max_retries,
+            enqueued_at=datetime.fromtimestamp(d.enqueued_ms / 1000, tz=UTC),
+            deadline=time.monotonic() + d.timeout_s,
+            log=job_logger(d.job_id, d.type, d.queue, d.attempt),
+            _progress=progress,
+        )
+
+    def _success(self, d: Delivery, result: Any, duration_s: float) -> Outcome:
+        try:
+            body = orjson.dumps(result)
+        except TypeError as exc:
+            return _final(d, "result not serialisable", "TypeError", str(exc))
+        return Outcome(d, OutcomeKind.SUCCEEDED, result=body, duration_s=duration_s)
+
+    def _failure(
+        self,
+        d: Delivery,
+        exc: BaseException,
+        backoff: Backoff,
+        fail_on: tuple[type[BaseException], ...],
+        reason: str = "error",
+    ) -> Outcome:
+        requested: float | None = None
+        final = False
+        if isinstance(exc, Retry):
+            requested, reason = exc.delay, exc.reason
+        elif isinstance(exc, Fail):
+            final, reason = True, exc.reason
+        elif fail_on and isinstance(exc, fail_on):
+            final, reason = True, "non-retryable error"
+        decision = decide_failure(d.attempt, d.max_retries, backoff, requested, final, reason)
+        tb = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
+        kind = OutcomeKind.RETRY if decision.retry else OutcomeKind.FAILED
+        if not decision.retry:
+            log.warning("job %s (%s) failed for good: %s", d.job_id, d.type, decision.reason)
+        return Outcome(
+            d,
+            kind,
+            error=str(exc)[:2000],
+            error_type=type(exc).__name__,
+            traceback=tb,
+            reason=decision.reason,
+            retry_delay_ms=decision.delay_ms,
+        )
+
+
+def _final(d: Delivery, reason: str, error_type: str, error: str) -> Outcome:
+    return Outcome(d, OutcomeKind.FAILED, error=error[:2000], error_type=error_type, reason=reason)

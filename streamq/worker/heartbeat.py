@@ -1,0 +1,60 @@
+"""Heartbeat: renews the leases of in-flight entries and the node's registry entry."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from collections.abc import Sequence
+
+import anyio
+
+from ..metrics import LEASES_LOST
+from ..store import Store
+from .state import NodeState
+
+log = logging.getLogger("streamq.worker")
+
+
+class Heartbeat:
+    """Every third of the visibility timeout, refresh the idle time of every entry this
+    node holds (owner-checked), so a job longer than the timeout is never taken back."""
+
+    def __init__(
+        self, store: Store, state: NodeState, queues: Sequence[str], interval_s: float
+    ) -> None:
+        self.store = store
+        self.state = state
+        self.queues = list(queues)
+        self.interval_s = interval_s
+
+    async def run(self) -> None:
+        while True:
+            await self.beat_once()
+            await anyio.sleep(self.interval_s)
+
+    async def beat_once(self) -> int:
+        """Renew every lease; returns how many were found lost to another consumer."""
+        began = time.monotonic()
+        held = list(self.state.held.values())
+        lost = await self.store.renew(self.state.name, held)
+        for d in lost:
+            LEASES_LOST.labels(d.queue).inc()
+            log.warning("lease of job %s was lost (node frozen past its visibility timeout)",
+                        d.job_id)
+            scope = self.state.running.get(d.job_id)
+            if scope is not None:
+                scope.cancel()  # another node runs it now; its outcome would be fenced off
+        await self.store.register_node(self.queues, self.state.name, self.info())
+        self.state.renewed(began)
+        return len(lost)
+
+    def info(self) -> dict[str, object]:
+        return {
+            "host": socket.gethostname(),
+            "pid": os.getpid(),
+            "concurrency": self.state.slots.total,
+            "in_flight": self.state.slots.busy,
+            "queues": self.queues,
+        }

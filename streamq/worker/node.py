@@ -1,0 +1,213 @@
+"""Node: one worker process's actors under one supervisor, joined by bounded streams."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from ..app import App
+from ..ids import new_job_id
+from ..job import Delivery, Outcome
+from ..policy import PriorityOrder
+from ..store import Store
+from .completer import Completer
+from .executor import Executor
+from .fetcher import Fetcher
+from .heartbeat import Heartbeat
+from .listener import Listener
+from .reclaimer import Reclaimer
+from .scheduler import Scheduler
+from .state import NodeState, Slots
+from .supervise import NodeCrashed, supervise
+
+log = logging.getLogger("streamq.worker")
+
+
+class Node:
+    """A worker node. `run()` returns the process exit code: 0 after a clean stop,
+    1 when an actor crashed past its budget (so the orchestrator restarts the node)."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        concurrency: int | None = None,
+        queues: Sequence[str] | None = None,
+        priority_weights: dict[str, int] | None = None,
+        burst: bool = False,
+        grace_period_s: float | None = None,
+        name: str | None = None,
+        handle_signals: bool = False,
+    ) -> None:
+        s = app.settings
+        self.app = app
+        self.settings = s
+        self.queues = list(queues or app.queues)
+        self.burst = burst
+        self.grace_period_s = s.grace_period_s if grace_period_s is None else grace_period_s
+        self.handle_signals = handle_signals
+        name = name or f"{socket.gethostname()}:{os.getpid()}:{new_job_id()[-6:]}"
+        self.state = NodeState(
+            name=name,
+            slots=Slots(concurrency or s.concurrency),
+            lease_s=s.visibility_timeout_ms / 1000,
+        )
+        self.order = PriorityOrder(priority_weights or s.priority_weights)
+        self._store: Store | None = None
+        self._fetch_scope = anyio.CancelScope()
+        self._hard_stop = anyio.CancelScope()
+        self.started = anyio.Event()
+        self.completer: Completer | None = None
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = self.app.store
+        return self._store
+
+    def stop(self) -> None:
+        """Begin a graceful stop: no new fetches; in-flight jobs get the grace period."""
+        self.state.stopping = True
+        self._fetch_scope.cancel()
+
+    def kill(self) -> None:
+        """Stop at once: running handlers are cancelled and their entries handed back."""
+        self.stop()
+        self._hard_stop.cancel()
+
+    async def run(self) -> int:
+        crashed: list[NodeCrashed] = []
+        try:
+            async with anyio.create_task_group() as background:
+                await self._start_background(background)
+                self.started.set()
+                await self._run_pipeline()
+                # Shutdown order, last step: heartbeat, reclaimer, schedulers and listener
+                # stop only now, so that leases stayed fresh while in-flight jobs finished.
+                background.cancel_scope.cancel()
+        except* NodeCrashed as group:
+            crashed += [e for e in group.exceptions if isinstance(e, NodeCrashed)]
+            log.error("node %s stops: %s", self.name, group.exceptions[0])
+        finally:
+            with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                try:
+                    await self.store.unregister_node(self.queues, self.name)
+                except Exception as exc:
+                    log.warning("could not unregister node %s: %s", self.name, exc)
+        return 1 if crashed else 0
+
+    async def _start_background(self, tg: TaskGroup) -> None:
+        s = self.settings
+        for queue in self.queues:
+            await supervise("groups", lambda q=queue: self.store.ensure_groups(q))
+        heartbeat = Heartbeat(self.store, self.state, self.queues, s.heartbeat_interval_s)
+        await supervise("heartbeat", lambda: _discard(heartbeat.beat_once()))
+        schedulers = {q: Scheduler(self.store, q) for q in self.queues}
+        reclaimer = Reclaimer(
+            self.store, self.state, self.queues, s.visibility_timeout_ms,
+            s.reclaim_interval_ms / 1000,
+        )
+        listener = Listener(self.store, self.state, schedulers)
+        tg.start_soon(supervise, "heartbeat", heartbeat.run)
+        tg.start_soon(supervise, "reclaimer", reclaimer.run)
+        tg.start_soon(supervise, "listener", listener.run)
+        for queue, scheduler in schedulers.items():
+            tg.start_soon(supervise, f"scheduler:{queue}", scheduler.run)
+        if self.handle_signals:
+            tg.start_soon(self._watch_signals)
+
+    async def _run_pipeline(self) -> None:
+        """fetchers -> jobs channel -> executors -> outcomes channel -> completer.
+
+        Shutdown order: (1) stop the fetchers; (2) executors finish what they hold within
+        the grace period, then are cancelled; (3) the completer flushes every outcome;
+        (4) entries still unfinished are handed back for immediate pickup elsewhere.
+        """
+        s = self.settings
+        concurrency = self.state.slots.total
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[Delivery](concurrency)
+        out_send, out_recv = anyio.create_memory_object_stream[Outcome](
+            max(2 * s.completion_batch_size, concurrency)
+        )
+        self.completer = Completer(
+            self.store, self.state, s.completion_batch_size, s.completion_flush_ms
+        )
+        executor = Executor(self.app, self.store, self.state)
+        async with anyio.create_task_group() as pipeline:
+            pipeline.start_soon(supervise, "completer", lambda: self.completer_run(out_recv))
+            with self._hard_stop:
+                async with anyio.create_task_group() as executors:
+                    for _ in range(concurrency):
+                        executors.start_soon(executor.run, jobs_recv.clone(), out_send.clone())
+                    jobs_recv.close()
+                    out_send.close()
+                    async with jobs_send:
+                        await self._fetch_until_stopped(jobs_send)  # (1)
+                    executors.start_soon(self._grace_timer, executors)  # (2)
+        # (3) completer drains: every executor's outcome sender is closed by now.
+        await self._hand_back_unfinished()  # (4)
+
+    async def completer_run(self, out_recv: Any) -> None:
+        assert self.completer is not None
+        await self.completer.run(out_recv)
+
+    async def _fetch_until_stopped(self, jobs_send: Any) -> None:
+        s = self.settings
+        senders = [jobs_send.clone() for _ in self.queues]
+        with self._fetch_scope:
+            async with anyio.create_task_group() as fetchers:
+                for queue, sender in zip(self.queues, senders, strict=True):
+                    fetcher = Fetcher(
+                        self.store, self.state, queue, self.order, sender,
+                        s.fetch_block_ms, self.burst,
+                    )
+                    fetchers.start_soon(supervise, f"fetcher:{queue}", fetcher.run)
+        for sender in senders:  # the node closes the streams, so restarts keep theirs
+            sender.close()
+
+    async def _grace_timer(self, executors: TaskGroup) -> None:
+        """Cancel the executors once the grace period is over (they end sooner if idle)."""
+        with anyio.move_on_after(self.grace_period_s):
+            while self.state.slots.busy > 0:
+                await anyio.sleep(0.02)
+            return
+        log.warning("grace period over: cancelling %d running jobs", self.state.slots.busy)
+        executors.cancel_scope.cancel()
+
+    async def _hand_back_unfinished(self) -> None:
+        held = list(self.state.held.values())
+        if not held:
+            return
+        with anyio.CancelScope(shield=True), anyio.move_on_after(5):
+            try:
+                result = await self.store.hand_back(self.name, held)
+                log.info("handed back %d unfinished jobs", result.requeued)
+            except Exception as exc:
+                log.warning("could not hand back %d jobs (%s); the reclaimer will", len(held),
+                            exc)
+
+    async def _watch_signals(self) -> None:
+        with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async for signum in signals:
+                if self.state.stopping:
+                    log.warning("second signal: stopping now")
+                    self.kill()
+                else:
+                    log.info("%s: finishing in-flight jobs, then stopping",
+                             signal.Signals(signum).name)
+                    self.stop()
+
+
+async def _discard(awaitable: Any) -> None:
+    await awaitable

@@ -1,0 +1,65 @@
+"""State shared by the actors of one node: free slots, held entries, running jobs, lease."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import anyio
+
+from ..job import Delivery
+
+
+class Slots:
+    """How many more jobs the node may take; the fetcher waits while none are free."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.free = total
+        self._changed = anyio.Event()
+
+    def take(self, n: int = 1) -> None:
+        self.free -= n
+
+    def release(self, n: int = 1) -> None:
+        self.free += n
+        self._changed.set()
+
+    async def wait_free(self) -> int:
+        while self.free <= 0:
+            self._changed = anyio.Event()
+            await self._changed.wait()
+        return self.free
+
+    @property
+    def busy(self) -> int:
+        return self.total - self.free
+
+
+@dataclass
+class NodeState:
+    """Mutable facts of a running node, owned by the node and lent to its actors."""
+
+    name: str
+    slots: Slots
+    lease_s: float
+    held: dict[tuple[str, str, bytes], Delivery] = field(default_factory=dict)
+    """Entries fetched and not yet persisted: their leases are renewed by the heartbeat."""
+    running: dict[str, anyio.CancelScope] = field(default_factory=dict)
+    """Cancel scope of each running job, for cancellation requests."""
+    lease_valid_until: float = 0.0
+    stopping: bool = False
+
+    def lease_ok(self) -> bool:
+        """False after the node was frozen (SIGSTOP, a long pause) past its lease: it must
+        prove it still owns its entries before taking more."""
+        return time.monotonic() < self.lease_valid_until
+
+    def renewed(self, at: float) -> None:
+        self.lease_valid_until = at + self.lease_s
+
+    def hold(self, d: Delivery) -> None:
+        self.held[(d.queue, d.priority, d.entry_id)] = d
+
+    def drop(self, d: Delivery) -> None:
+        self.held.pop((d.queue, d.priority, d.entry_id), None)
