@@ -153,7 +153,7 @@ class App:
         delay: float | timedelta | None = None,
         run_at: datetime | float | None = None,
         max_retries: int | None = None,
-        timeout: float | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the job's time limit, not ours
         idempotency_key: str | None = None,
         queue: str | None = None,
     ) -> str:
@@ -186,7 +186,9 @@ class App:
         try:
             body = orjson.dumps(payload, option=orjson.OPT_SORT_KEYS)
         except TypeError as exc:
-            raise ValidationError(f"payload is not JSON-serialisable: {exc}", field="payload")
+            raise ValidationError(
+                f"payload is not JSON-serialisable: {exc}", field="payload"
+            ) from None
         if len(body) > s.max_payload_bytes:
             raise PayloadTooLarge(
                 f"payload is {len(body)} bytes, over the limit of {s.max_payload_bytes}",

@@ -97,7 +97,7 @@ class BackendUnavailable(StreamqError):
     title = "Redis unavailable"
 
 
-class Retry(Exception):  # noqa: N818 - a control-flow signal raised by handlers, read as a verb
+class Retry(Exception):
     """Raised by a handler to retry the job after `delay` seconds (or the backoff policy)."""
 
     def __init__(self, delay: float | None = None, reason: str = "retry requested") -> None:
@@ -106,7 +106,7 @@ class Retry(Exception):  # noqa: N818 - a control-flow signal raised by handlers
         self.reason = reason
 
 
-class Fail(Exception):  # noqa: N818 - a control-flow signal raised by handlers, read as a verb
+class Fail(Exception):
     """Raised by a handler to fail the job at once, skipping any retries left."""
 
     def __init__(self, reason: str) -> None:

@@ -82,7 +82,7 @@ def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
     return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
 
 
-def _as_str(value: bytes | str) -> str:
+def _as_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
 
@@ -209,7 +209,7 @@ class Store:
         """Wait up to `block_ms` for entries on any of the given streams."""
         k = self.keys(queue)
         by_stream = {k.stream(p).encode(): p for p in priorities}
-        reply = await self.redis.xreadgroup(
+        reply: Any = await self.redis.xreadgroup(
             GROUP, consumer, {s: ">" for s in by_stream}, count=count, block=block_ms
         )
         return [
@@ -347,7 +347,7 @@ class Store:
         """
         k = self.keys(queue)
         stream = k.stream(priority)
-        reply = await self.redis.execute_command(
+        reply: Any = await self.redis.execute_command(  # type: ignore[no-untyped-call]
             "XAUTOCLAIM", stream, GROUP, consumer, min_idle_ms, "0-0", "COUNT", count
         )
         cursor: bytes = reply[0]

@@ -6,7 +6,7 @@ import functools
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, TypeVar, get_type_hints
+from typing import Any, Generic, Literal, ParamSpec, TypeVar, get_type_hints
 
 import anyio
 import anyio.to_thread
@@ -80,7 +80,7 @@ class Task(Generic[P, R]):
         if self.context_param is not None:
             kwargs[self.context_param] = ctx
         if self.is_async:
-            return await self.handler(**kwargs)  # type: ignore[misc]
+            return await self.handler(**kwargs)  # type: ignore[misc,call-arg]
         call = functools.partial(self.handler, **kwargs)
         return await anyio.to_thread.run_sync(call, abandon_on_cancel=True, limiter=limiter)
 
@@ -105,7 +105,7 @@ def _payload_model(name: str, handler: Callable[..., Any]) -> tuple[type[BaseMod
         raise ConfigurationError(f"task {name!r}: cannot resolve annotations: {exc}") from exc
     fields: dict[str, Any] = {}
     context_param: str | None = None
-    extra = "forbid"
+    extra: Literal["allow", "forbid"] = "forbid"
     for param in inspect.signature(handler).parameters.values():
         annotation = hints.get(param.name, Any)
         if annotation is Context or (param.name == "ctx" and annotation is Any):
@@ -120,9 +120,9 @@ def _payload_model(name: str, handler: Callable[..., Any]) -> tuple[type[BaseMod
             )
         default = ... if param.default is param.empty else param.default
         fields[param.name] = (annotation, default)
-    model = create_model(  # type: ignore[call-overload]
+    model = create_model(
         f"{name.replace('.', '_')}_payload",
-        __config__=ConfigDict(extra=extra),  # type: ignore[typeddict-item]
+        __config__=ConfigDict(extra=extra),
         **fields,
     )
     return model, context_param

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import anyio
-from anyio.abc import ObjectReceiveStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..job import Outcome, OutcomeKind
 from ..metrics import (
@@ -39,7 +39,7 @@ class Completer:
         self.flush_s = flush_ms / 1000
         self.stale = 0
 
-    async def run(self, outcomes: ObjectReceiveStream[Outcome]) -> None:
+    async def run(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> None:
         # The node owns and closes the stream, so a restarted completer can still read it.
         while True:
             batch = await self._collect(outcomes)
@@ -47,7 +47,7 @@ class Completer:
                 return
             await self.persist(batch)
 
-    async def _collect(self, outcomes: ObjectReceiveStream[Outcome]) -> list[Outcome]:
+    async def _collect(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> list[Outcome]:
         try:
             batch = [await outcomes.receive()]
         except anyio.EndOfStream:

@@ -49,7 +49,7 @@ class Fetcher:
     async def fetch_once(self) -> bool:
         """Fetch and dispatch one batch; False when a burst node has nothing left to do."""
         free = await self.state.slots.wait_free()
-        while not self.state.lease_ok():
+        while not self.state.lease_ok():  # noqa: ASYNC110 - the heartbeat sets a deadline
             await anyio.sleep(0.05)  # frozen past our lease: wait for the heartbeat
         name = self.state.name
         fetched = await self.store.fetch(self.queue, self.order.next(), name, free)

@@ -46,7 +46,7 @@ class Listener:
                 elif channel in self.by_channel:
                     self.by_channel[channel].poke()
         finally:
-            await pubsub.aclose()
+            await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     def cancel(self, job_id: str) -> bool:
         scope = self.state.running.get(job_id)

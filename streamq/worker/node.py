@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -110,7 +111,7 @@ class Node:
     async def _start_background(self, tg: TaskGroup) -> None:
         s = self.settings
         for queue in self.queues:
-            await supervise("groups", lambda q=queue: self.store.ensure_groups(q))
+            await supervise("groups", functools.partial(self.store.ensure_groups, queue))
         heartbeat = Heartbeat(self.store, self.state, self.queues, s.heartbeat_interval_s)
         await supervise("heartbeat", lambda: _discard(heartbeat.beat_once()))
         schedulers = {q: Scheduler(self.store, q) for q in self.queues}
@@ -144,7 +145,7 @@ class Node:
             self.store, self.state, s.completion_batch_size, s.completion_flush_ms
         )
         executor = Executor(self.app, self.store, self.state)
-        async with anyio.create_task_group() as pipeline:
+        async with out_recv, anyio.create_task_group() as pipeline:
             pipeline.start_soon(supervise, "completer", lambda: self.completer_run(out_recv))
             with self._hard_stop:
                 async with anyio.create_task_group() as executors:
@@ -179,8 +180,7 @@ class Node:
     async def _grace_timer(self, executors: TaskGroup) -> None:
         """Cancel the executors once the grace period is over (they end sooner if idle)."""
         with anyio.move_on_after(self.grace_period_s):
-            while self.state.slots.busy > 0:
-                await anyio.sleep(0.02)
+            await self.state.slots.wait_idle()
             return
         log.warning("grace period over: cancelling %d running jobs", self.state.slots.busy)
         executors.cancel_scope.cancel()

@@ -23,13 +23,18 @@ class Slots:
 
     def release(self, n: int = 1) -> None:
         self.free += n
-        self._changed.set()
+        changed, self._changed = self._changed, anyio.Event()
+        changed.set()  # wakes every waiter of the old event; later ones wait on the new
 
     async def wait_free(self) -> int:
         while self.free <= 0:
-            self._changed = anyio.Event()
             await self._changed.wait()
         return self.free
+
+    async def wait_idle(self) -> None:
+        """Return once no slot is taken (every running job has finished)."""
+        while self.free < self.total:
+            await self._changed.wait()
 
     @property
     def busy(self) -> int:

@@ -23,7 +23,7 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class NodeCrashed(Exception):  # noqa: N818 - reads as a state
+class NodeCrashed(Exception):
     """Raised when an actor crashes more often than its budget allows."""
 
 
