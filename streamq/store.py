@@ -11,9 +11,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import orjson
 from redis.asyncio import Redis
-from redis.asyncio.client import PubSub
+from redis.asyncio.client import Pipeline, PubSub
 from redis.exceptions import ResponseError
 
 from .errors import IdempotencyConflict, QueueFull
@@ -82,6 +83,15 @@ def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
     return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
 
 
+async def _execute(pipe: Pipeline) -> list[Any]:
+    """Run a pipeline; on cancellation too, give its connection back to the pool."""
+    try:
+        return await pipe.execute()
+    finally:
+        with anyio.CancelScope(shield=True):
+            await pipe.reset()  # type: ignore[no-untyped-call]
+
+
 def _as_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -140,7 +150,7 @@ class Store:
                 k.wake_channel,
             ]
             await self.scripts.enqueue(keys=keys, args=args, client=pipe)
-        replies = await pipe.execute()
+        replies = await _execute(pipe)
         results: list[EnqueueResult] = []
         for spec, reply in zip(specs, replies, strict=True):
             code = int(reply[0])
@@ -170,7 +180,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for queue in queue_list:
             pipe.hgetall(self.keys(queue).job(job_id))
-        for queue, raw in zip(queue_list, await pipe.execute(), strict=True):
+        for queue, raw in zip(queue_list, await _execute(pipe), strict=True):
             if raw:
                 return Job.from_record(job_id, queue, raw)
         return None
@@ -258,7 +268,7 @@ class Store:
                 client=pipe,
             )
         runnable: list[Delivery] = []
-        for batch, reply in zip(groups.values(), await pipe.execute(), strict=True):
+        for batch, reply in zip(groups.values(), await _execute(pipe), strict=True):
             for i, d in enumerate(batch):
                 run, attempt = int(reply[2 * i]), int(reply[2 * i + 1])
                 if run > 0:
@@ -310,7 +320,7 @@ class Store:
                 ]
             await self.scripts.finish(keys=keys, args=args, client=pipe)
         codes: dict[int, int] = {}
-        for batch, reply in zip(groups.values(), await pipe.execute(), strict=True):
+        for batch, reply in zip(groups.values(), await _execute(pipe), strict=True):
             for o, code in zip(batch, reply, strict=True):
                 codes[id(o)] = int(code)
         return [codes[id(o)] for o in outcomes]
@@ -330,7 +340,7 @@ class Store:
                 client=pipe,
             )
         lost: list[Delivery] = []
-        for batch, reply in zip(groups.values(), await pipe.execute(), strict=True):
+        for batch, reply in zip(groups.values(), await _execute(pipe), strict=True):
             gone = set(reply)
             lost += [d for d in batch if d.entry_id in gone]
         return lost
@@ -377,7 +387,7 @@ class Store:
         wanted = set(deleted)
         pairs = [
             (job_id, entry)
-            for job_id, entry in zip(job_ids, await pipe.execute(), strict=True)
+            for job_id, entry in zip(job_ids, await _execute(pipe), strict=True)
             if entry in wanted
         ]
         found = await self._give_back(
@@ -527,7 +537,7 @@ class Store:
             k = self.keys(queue)
             pipe.zadd(k.workers, {node: now_ms})
             pipe.hset(k.worker_info, node, blob)
-        await pipe.execute()
+        await _execute(pipe)
         return int(now_ms)
 
     async def unregister_node(self, queues: Sequence[str], node: str) -> None:
@@ -536,7 +546,7 @@ class Store:
             k = self.keys(queue)
             pipe.zrem(k.workers, node)
             pipe.hdel(k.worker_info, node)
-        await pipe.execute()
+        await _execute(pipe)
 
     async def prune_nodes(self, queue: str, now_ms: int) -> list[str]:
         """Forget nodes whose heartbeat is older than `node_ttl_ms`, and delete their

@@ -100,7 +100,7 @@ def _summarize(exc: pydantic.ValidationError) -> str:
 def _payload_model(name: str, handler: Callable[..., Any]) -> tuple[type[BaseModel], str | None]:
     """A pydantic model of the handler's keyword parameters; `ctx: Context` is left out."""
     try:
-        hints = get_type_hints(handler)
+        hints = get_type_hints(handler, localns={"Context": Context})
     except Exception as exc:  # unresolved forward references
         raise ConfigurationError(f"task {name!r}: cannot resolve annotations: {exc}") from exc
     fields: dict[str, Any] = {}
