@@ -129,21 +129,20 @@ def run_node(
 ) -> int:
     from .worker import Node
 
-    node = Node(
-        app,
-        concurrency=concurrency,
-        queues=queues,
-        priority_weights=weights,
-        burst=burst,
-        grace_period_s=grace_period_s,
-        handle_signals=True,
-    )
-    logging.getLogger("streamq").info(
-        "worker %s: queues %s, concurrency %d", node.name, ",".join(node.queues),
-        node.state.slots.total,
-    )
-
     async def go() -> int:
+        node = Node(  # inside the loop: its cancel scopes and events belong to it
+            app,
+            concurrency=concurrency,
+            queues=queues,
+            priority_weights=weights,
+            burst=burst,
+            grace_period_s=grace_period_s,
+            handle_signals=True,
+        )
+        logging.getLogger("streamq").info(
+            "worker %s: queues %s, concurrency %d", node.name, ",".join(node.queues),
+            node.state.slots.total,
+        )
         try:
             return await node.run()
         finally:

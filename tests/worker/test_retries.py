@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 
@@ -31,7 +32,7 @@ async def test_always_failing_job_is_dead_lettered_after_max_retries_plus_one(
     assert job.error_type == "ValueError" and job.error == "no luck"
     assert job.reason == "retries exhausted"
     assert "ValueError: no luck" in (job.traceback or "")
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     # equal jitter: attempt n waits in [c/2, c] with c = 0.1 * 2**(n-1): strictly growing
     assert gaps == sorted(gaps), gaps
     for n, gap in enumerate(gaps, start=1):
@@ -57,7 +58,7 @@ async def test_full_jitter_gaps_stay_below_the_exponential_ceiling(app: App) -> 
     async with running_node(app):
         job = await app.wait_for(job_id, timeout_s=10)
     assert job.status is JobStatus.FAILED and len(starts) == 5
-    gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
     for n, gap in enumerate(gaps, start=1):
         assert gap <= 0.08 * 2 ** (n - 1) + 0.25, (n, gap)
 

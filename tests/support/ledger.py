@@ -1,0 +1,30 @@
+"""Read the append-only ledger that test handlers write (see tests/support/tasks.py)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class LedgerLine:
+    event: str
+    job_id: str
+    attempt: int
+    pid: int
+
+
+def read_ledger(path: Path) -> list[LedgerLine]:
+    if not path.exists():
+        return []
+    lines = []
+    for raw in path.read_text().splitlines():
+        parts = raw.split()
+        if len(parts) == 4:  # a line cut by SIGKILL mid-write is ignored
+            lines.append(LedgerLine(parts[0], parts[1], int(parts[2]), int(parts[3])))
+    return lines
+
+
+def counts(lines: list[LedgerLine], event: str) -> Counter[str]:
+    return Counter(line.job_id for line in lines if line.event == event)
