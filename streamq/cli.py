@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
@@ -28,6 +25,7 @@ from .errors import (
 )
 from .loader import load_app
 from .settings import parse_priority_weights
+from .worker.processes import child_command, run_children
 
 T = TypeVar("T")
 EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_INVALID = 1, 3, 4, 5
@@ -112,8 +110,12 @@ def worker(
     """Run a worker node (or several, with --processes) for APP."""
     weights = _weights(priority_weights)
     if processes > 1:
-        args = [a for a in sys.argv[1:] if not a.startswith("--processes")]
-        sys.exit(run_children(args, processes))
+        options = [*(["-c", str(concurrency)] if concurrency else []),
+                   *(["-q", queues] if queues else []),
+                   *(["--grace-period", str(grace_period)] if grace_period is not None else []),
+                   *(["--priority-weights", priority_weights] if priority_weights else []),
+                   *(["--burst"] if burst else [])]
+        sys.exit(run_children(child_command(app_spec, options), processes, burst))
     app = _load(app_spec)
     queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     sys.exit(run_node(app, concurrency, queue_list, weights, burst, grace_period))
@@ -149,51 +151,6 @@ def run_node(
             await app.close()
 
     return anyio.run(go)
-
-
-def run_children(args: Sequence[str], count: int) -> int:
-    """Run `count` single-process workers; restart one that dies; forward SIGTERM/SIGINT."""
-    log = logging.getLogger("streamq")
-    command = [sys.executable, "-m", "streamq", *(a for a in args if a != "--processes")]
-    cleaned: list[str] = []
-    skip = False
-    for a in command:
-        if skip:
-            skip = False
-            continue
-        if a == "--processes":
-            skip = True
-            continue
-        cleaned.append(a)
-    children = [subprocess.Popen(cleaned) for _ in range(count)]
-    stopping = False
-
-    def forward(signum: int, _frame: Any) -> None:
-        nonlocal stopping
-        stopping = True
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    worst = 0
-    while True:
-        alive = 0
-        for i, child in enumerate(children):
-            code = child.poll()
-            if code is None:
-                alive += 1
-            elif not stopping and "--burst" not in cleaned:
-                log.warning("worker pid %d exited with %d; restarting", child.pid, code)
-                time.sleep(0.5)
-                children[i] = subprocess.Popen(cleaned)
-                alive += 1
-            else:
-                worst = max(worst, code if code > 0 else (1 if code < 0 else 0))
-        if not alive:
-            return worst
-        time.sleep(0.2)
 
 
 @main.command()
