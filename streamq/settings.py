@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .keys import PRIORITIES
@@ -72,6 +72,11 @@ class Settings(BaseSettings):
     node_ttl_ms: int = Field(
         60_000, ge=1_000, description="A node whose heartbeat is older is considered gone."
     )
+    cron_misfire_grace_ms: int = Field(
+        5_000, ge=0,
+        description="A cron tick no node fired within this time of its due time was missed "
+        "(no node ran); the cron's misfire policy (skip or run_once) then applies.",
+    )
 
     @field_validator("priority_weights", mode="before")
     @classmethod
@@ -91,6 +96,15 @@ class Settings(BaseSettings):
         if any(w < 1 for w in value.values()):
             raise ValueError("weights must be positive integers")
         return {p: value.get(p, 1) for p in PRIORITIES}
+
+    @model_validator(mode="after")
+    def _check_timings(self) -> Settings:
+        if self.fetch_block_ms >= self.redis_timeout_s * 1000:
+            raise ValueError(
+                "fetch_block_ms must be shorter than redis_timeout_s, or every blocking "
+                "read would end in a socket timeout"
+            )
+        return self
 
     @property
     def heartbeat_interval_s(self) -> float:

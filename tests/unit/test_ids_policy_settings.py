@@ -83,3 +83,8 @@ def test_a_bad_setting_fails_at_start_naming_the_variable(
         Settings()
     monkeypatch.setenv("STREAMQ_PRIORITY_WEIGHTS", "high=5,low=2")
     assert Settings().priority_weights == {"high": 5, "normal": 1, "low": 2}
+
+
+def test_blocking_read_must_be_shorter_than_the_socket_timeout() -> None:
+    with pytest.raises(PydanticValidationError, match="fetch_block_ms"):
+        Settings(fetch_block_ms=5_000, redis_timeout_s=2.0)
