@@ -80,6 +80,35 @@ class QueueKeys:
     def wake_channel(self) -> str:
         return f"{self.base}:wake"
 
+    # -- job control (issue 3): listing indices, cron, per-type concurrency limits ---------
+
+    @property
+    def index_all(self) -> str:
+        """Every job id by creation time: listing without filters, stable as jobs move."""
+        return f"{self.base}:index:all"
+
+    def index_type(self, job_type: str) -> str:
+        """Job ids of one type by creation time."""
+        return f"{self.base}:index:type:{job_type}"
+
+    @property
+    def types(self) -> str:
+        """Set of the job types that have a type index (for retention sweeps)."""
+        return f"{self.base}:types"
+
+    @property
+    def cron(self) -> str:
+        """Hash: cron name -> last tick (ms) fired or skipped."""
+        return f"{self.base}:cron"
+
+    def running(self, job_type: str) -> str:
+        """Zset of running ids of a concurrency-limited type, score = lease expiry (ms)."""
+        return f"{self.base}:running:{job_type}"
+
+    def waiting(self, job_type: str) -> str:
+        """Zset of queued ids of a limited type parked while the type is at its limit."""
+        return f"{self.base}:waiting:{job_type}"
+
     def all_static(self) -> list[str]:
         """Every fixed (non per-job) key of the queue, for slot checks and inspection."""
         return [
@@ -92,6 +121,9 @@ class QueueKeys:
             self.worker_info,
             self.paused,
             self.stats,
+            self.index_all,
+            self.types,
+            self.cron,
         ]
 
 

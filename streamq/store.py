@@ -133,6 +133,7 @@ class Store:
             ]
             if spec.idempotency_key is not None:
                 keys.append(k.idempotency(spec.idempotency_key))
+            keys += [k.index_all, k.index_type(spec.type), k.types]  # listing (issue 3)
             args: list[Any] = [
                 0,
                 spec.job_id,
@@ -574,3 +575,271 @@ class Store:
 
     async def scheduled_ids(self, queue: str) -> list[str]:
         return [_as_str(j) for j in await self.redis.zrange(self.keys(queue).scheduled, 0, -1)]
+
+    # == job control (issue 3): cron, listing, dead letters, pause, events, type limits ====
+
+    async def cron_last(self, queue: str, names: Sequence[str]) -> list[int | None]:
+        """The last tick (ms) taken by each cron, None for a cron never seen."""
+        values = await self.redis.hmget(self.keys(queue).cron, list(names))
+        return [None if v is None else int(v) for v in values]
+
+    async def cron_begin(self, queue: str, name: str, tick_ms: int) -> int:
+        """Give a new cron its starting point (kept if it has one); returns its last tick."""
+        key = self.keys(queue).cron
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hsetnx(key, name, tick_ms)
+        pipe.hget(key, name)
+        _, last = await pipe.execute()
+        return int(last)
+
+    async def cron_fire(
+        self, spec: EnqueueSpec, name: str, tick_ms: int, fire: bool
+    ) -> tuple[int, str]:
+        """Take one tick of a cron: write its job (fire) or only move past it (skip)."""
+        k = self.keys(spec.queue)
+        s = self.settings
+        reply = await self.scripts.cron(
+            keys=[
+                k.cron, k.job(spec.job_id), k.stream(spec.priority), k.index("queued"),
+                k.index_all, k.index_type(spec.type), k.types, k.events,
+            ],
+            args=[
+                0, name, tick_ms, 1 if fire else 0, spec.job_id, spec.type, spec.payload,
+                spec.priority, spec.max_retries, repr(spec.timeout_s), s.events_max_entries,
+                s.max_backlog,
+            ],
+        )
+        return int(reply[0]), _as_str(reply[1])
+
+    async def index_page(
+        self, key: str, after: tuple[int, str] | None, count: int
+    ) -> list[tuple[int, str]]:
+        """Up to `count` (score, id) of a listing index, newest first, after a cursor."""
+        args: list[Any] = ["", "", count] if after is None else [after[0], after[1], count]
+        flat = await self.scripts.list_page(keys=[key], args=args)
+        return [(int(float(flat[i + 1])), _as_str(flat[i])) for i in range(0, len(flat), 2)]
+
+    async def index_sizes(self, keys: Sequence[str]) -> list[int]:
+        pipe = self.redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.zcard(key)
+        return [int(n) for n in await pipe.execute()]
+
+    async def job_records(self, queue: str, job_ids: Sequence[str]) -> list[dict[bytes, bytes]]:
+        """HGETALL of each job, in one round trip ({} where the record is gone)."""
+        k = self.keys(queue)
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hgetall(k.job(job_id))
+        return list(await pipe.execute())
+
+    async def trim_index(
+        self, queue: str, key: str, job_type: str, job_ids: Sequence[str]
+    ) -> int:
+        """Drop the entries of `key` among `job_ids` whose record is gone."""
+        if not job_ids:
+            return 0
+        k = self.keys(queue)
+        return int(
+            await self.scripts.trim(
+                keys=[key, k.types, *(k.job(j) for j in job_ids)], args=[job_type]
+            )
+        )
+
+    async def job_types(self, queue: str) -> list[str]:
+        return sorted(_as_str(t) for t in await self.redis.smembers(self.keys(queue).types))
+
+    async def sweep_index(
+        self, queue: str, key: str, job_type: str, cutoff_ms: int, offset: int, count: int
+    ) -> tuple[int, int]:
+        """Check `count` entries older than `cutoff_ms` from `offset` on; drop those whose
+        record is gone. Returns (entries checked, entries removed)."""
+        ids = [
+            _as_str(j)
+            for j in await self.redis.zrangebyscore(key, "-inf", cutoff_ms, offset, count)
+        ]
+        return len(ids), await self.trim_index(queue, key, job_type, ids)
+
+    async def trim_retention(self, queue: str, now_ms: int) -> None:
+        """Trim finished-status indices and the dead-letter stream by age."""
+        k = self.keys(queue)
+        s = self.settings
+        failed_cutoff = now_ms - s.failed_ttl_s * 1000
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zremrangebyscore(k.index("succeeded"), "-inf", now_ms - s.result_ttl_s * 1000)
+        pipe.zremrangebyscore(k.index("failed"), "-inf", failed_cutoff)
+        pipe.zremrangebyscore(k.index("cancelled"), "-inf", failed_cutoff)
+        pipe.xtrim(k.dead, minid=max(0, failed_cutoff), approximate=False)
+        await pipe.execute()
+
+    async def dead_page(
+        self,
+        queue: str,
+        before: str | None,
+        since_ms: int | None,
+        until_ms: int | None,
+        count: int,
+    ) -> list[tuple[str, dict[bytes, bytes]]]:
+        """Up to `count` dead-letter entries, newest first, older than entry `before`."""
+        if before is not None:
+            end = f"({before}"
+        elif until_ms is not None:
+            end = f"{until_ms}-18446744073709551615"
+        else:
+            end = "+"
+        start = "-" if since_ms is None else f"{since_ms}-0"
+        reply: Any = await self.redis.xrevrange(self.keys(queue).dead, end, start, count)
+        return [(_as_str(entry_id), fields) for entry_id, fields in reply]
+
+    async def dead_last_id(self, queue: str) -> str | None:
+        reply: Any = await self.redis.xrevrange(self.keys(queue).dead, "+", "-", 1)
+        return _as_str(reply[0][0]) if reply else None
+
+    async def dead_range(
+        self, queue: str, after: str, until: str, count: int
+    ) -> list[tuple[str, dict[bytes, bytes]]]:
+        """Up to `count` dead-letter entries, oldest first, after `after` up to `until`."""
+        start = "-" if after == "-" else f"({after}"
+        reply: Any = await self.redis.xrange(self.keys(queue).dead, start, until, count)
+        return [(_as_str(entry_id), fields) for entry_id, fields in reply]
+
+    async def failure_marks(
+        self, queue: str, job_ids: Sequence[str]
+    ) -> list[tuple[str | None, str | None]]:
+        """(status, finished) of each job: a dead-letter entry is live while its job is
+        `failed` with `finished` equal to the entry's `time`."""
+        k = self.keys(queue)
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(k.job(job_id), ["status", "finished"])
+        return [
+            (None if st is None else _as_str(st), None if fin is None else _as_str(fin))
+            for st, fin in await pipe.execute()
+        ]
+
+    async def find_dead_entry(self, queue: str, job_id: str, finished_ms: int) -> str | None:
+        """The dead-letter entry of a job's current failure: looked for near its failure
+        time, then among the newest entries; bounded either way."""
+        k = self.keys(queue)
+        want_job, want_time = job_id.encode(), str(finished_ms).encode()
+        near: Any = await self.redis.xrange(k.dead, f"{max(0, finished_ms - 1000)}-0", "+", 200)
+        recent: Any = await self.redis.xrevrange(k.dead, "+", "-", 1000)
+        for entry_id, fields in [*near, *recent]:
+            if fields.get(b"job") == want_job and fields.get(b"time") == want_time:
+                return _as_str(entry_id)
+        return None
+
+    async def dlq_delete(
+        self, queue: str, entries: Sequence[tuple[str, str, str, str]]
+    ) -> list[int]:
+        """Remove dead-letter entries (entry id, job id, type, time); the job of a live one
+        is deleted with them. Codes: 1 job deleted | 0 stale entry | -1 no record."""
+        if not entries:
+            return []
+        k = self.keys(queue)
+        keys = [k.dead, k.index("failed"), k.index_all, k.events]
+        args: list[Any] = [0, self.settings.events_max_entries]
+        for entry_id, job_id, job_type, time_ms in entries:
+            keys += [k.job(job_id), k.index_type(job_type)]
+            args += [entry_id, time_ms]
+        return [int(c) for c in await self.scripts.dlq_delete(keys=keys, args=args)]
+
+    async def requeue_many(
+        self, queue: str, jobs: Sequence[tuple[str, str]]
+    ) -> list[tuple[int, str]]:
+        """Requeue (job id, dead-letter entry id) pairs in one round trip."""
+        if not jobs:
+            return []
+        k = self.keys(queue)
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id, entry_id in jobs:
+            await self.scripts.requeue(
+                keys=[
+                    k.job(job_id), *k.streams, k.dead, k.index("failed"),
+                    k.index("cancelled"), k.index("queued"), k.events,
+                ],
+                args=[0, self.settings.events_max_entries, entry_id],
+                client=pipe,
+            )
+        return [(int(r[0]), _as_str(r[1])) for r in await pipe.execute()]
+
+    async def set_paused(self, queue: str, priorities: Sequence[str], paused: bool) -> list[str]:
+        """Pause or resume priorities of a queue; returns the paused ones after."""
+        reply = await self.scripts.pause(
+            keys=[self.keys(queue).paused],
+            args=[0, "pause" if paused else "resume", *priorities],
+        )
+        return [_as_str(p) for p in reply]
+
+    async def paused_priorities(self, queue: str) -> list[str]:
+        fields = {_as_str(f) for f in await self.redis.hkeys(self.keys(queue).paused)}
+        return [p for p in PRIORITIES if p in fields or "*" in fields]
+
+    async def events_last_ids(self, queues: Sequence[str]) -> dict[str, str]:
+        """The id of each queue's newest event ('0-0' when none): where a live watch starts."""
+        pipe = self.redis.pipeline(transaction=False)
+        for queue in queues:
+            pipe.xrevrange(self.keys(queue).events, "+", "-", 1)
+        return {
+            queue: _as_str(reply[0][0]) if reply else "0-0"
+            for queue, reply in zip(queues, await pipe.execute(), strict=True)
+        }
+
+    async def read_events(
+        self, after: dict[str, str], block_ms: int, count: int = 500
+    ) -> list[tuple[str, str, dict[bytes, bytes]]]:
+        """Events after each queue's id, waiting up to `block_ms` for the first one;
+        returns (queue, entry id, fields)."""
+        by_stream = {self.keys(q).events: q for q in after}
+        reply: Any = await self.redis.xread(
+            {stream: after[q] for stream, q in by_stream.items()}, count=count, block=block_ms
+        )
+        return [
+            (by_stream[_as_str(stream)], _as_str(entry_id), fields)
+            for stream, entries in reply or []
+            for entry_id, fields in entries
+        ]
+
+    async def admit(
+        self, queue: str, priority: str, job_type: str, limit: int, batch: Sequence[Delivery]
+    ) -> list[bool]:
+        """Take a concurrency slot of a limited type for each delivery, or park it."""
+        k = self.keys(queue)
+        rank = PRIORITIES.index(priority) * 2**44
+        reply = await self.scripts.admit(
+            keys=[
+                k.stream(priority), k.running(job_type), k.waiting(job_type),
+                *(k.job(d.job_id) for d in batch),
+            ],
+            args=[
+                0, GROUP, limit, self.settings.visibility_timeout_ms, rank,
+                *(d.entry_id for d in batch),
+            ],
+        )
+        return [bool(int(flag)) for flag in reply]
+
+    async def release(
+        self, queue: str, job_type: str, limit: int, job_ids: Sequence[str] = ()
+    ) -> tuple[int, int, int]:
+        """Free the slots of finished jobs and give parked ones back while slots are free.
+        Returns (given back, running, waiting)."""
+        k = self.keys(queue)
+        head = await self.redis.zrange(k.waiting(job_type), 0, limit + 20)
+        reply = await self.scripts.release(
+            keys=[
+                k.running(job_type), k.waiting(job_type), *k.streams,
+                *(k.job(_as_str(j)) for j in head),
+            ],
+            args=[0, limit, self.settings.visibility_timeout_ms, *job_ids],
+        )
+        return int(reply[0]), int(reply[1]), int(reply[2])
+
+    async def renew_slots(self, queue: str, job_type: str, job_ids: Sequence[str]) -> None:
+        """Extend the leases of running jobs of a limited type (only those still held)."""
+        if not job_ids:
+            return
+        now_ms = await self.redis_time_ms()
+        expiry = now_ms + self.settings.visibility_timeout_ms
+        await self.redis.zadd(
+            self.keys(queue).running(job_type), dict.fromkeys(job_ids, expiry), xx=True, gt=True
+        )
