@@ -7,8 +7,15 @@
   ARGV[5] dead maxlen   ARGV[6] group   ARGV[7] wake channel
   then 10 per outcome: stream index (1..3), entry id, run, kind (succeeded|retry|failed|
   cancelled), result json, error, error type, traceback, reason, retry delay ms
-  Returns one code per outcome: 1 applied | 0 stale attempt (fenced off) | -1 job missing
-          | 2 acknowledged, job had been cancelled meanwhile ]]
+  A `cancelled` outcome (the node stopped the handler) is only acknowledged when the job was
+  cancelled (cancel.lua writes the status before it asks the node to stop); otherwise the
+  node stopped it because its lease was lost, and the entry is left to the reclaimer.
+  A stale attempt writes nothing; its entry is acknowledged and deleted unless a running
+  attempt still uses that entry (the same entry delivered again after its group was lost,
+  or the lease-lost case above), so that it does not linger pending and come back through
+  the reclaimer as a second entry of the job.
+  Returns one code per outcome: 1 applied | 0 stale attempt (fenced off), or stopped without
+          a cancel | -1 job missing | 2 acknowledged, job had been cancelled meanwhile ]]
 local scheduled_key, dead_key, events_key = KEYS[4], KEYS[5], KEYS[11]
 local processing_idx = KEYS[6]
 local final_idx = {succeeded = KEYS[7], failed = KEYS[8], retry = KEYS[9], cancelled = KEYS[10]}
@@ -27,18 +34,28 @@ for i = 0, count - 1 do
     ARGV[a + 9]
   local delay = tonumber(ARGV[a + 10])
   local job_id = string.match(job_key, ':job:(.+)$')
-  local rec = redis.call('HMGET', job_key, 'run', 'status', 'attempt', 'worker', 'type')
+  local rec = redis.call('HMGET', job_key, 'run', 'status', 'attempt', 'worker', 'type',
+    'entry')
+  local in_use = rec[2] == 'processing' and rec[6] == entry_id
   if not rec[2] then
     redis.call('XACK', stream_key, group, entry_id)
     redis.call('XDEL', stream_key, entry_id)
     table.insert(out, -1)
   elseif rec[1] ~= run then
+    if not in_use then
+      redis.call('XACK', stream_key, group, entry_id)
+      redis.call('XDEL', stream_key, entry_id)
+    end
     table.insert(out, 0)
   elseif rec[2] == 'cancelled' then
     redis.call('XACK', stream_key, group, entry_id)
     redis.call('XDEL', stream_key, entry_id)
     table.insert(out, 2)
-  elseif rec[2] ~= 'processing' then
+  elseif rec[2] ~= 'processing' or kind == 'cancelled' then
+    if not in_use then
+      redis.call('XACK', stream_key, group, entry_id)
+      redis.call('XDEL', stream_key, entry_id)
+    end
     table.insert(out, 0)
   else
     local attempt, worker = tonumber(rec[3]), rec[4] or ''

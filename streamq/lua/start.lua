@@ -1,5 +1,8 @@
 --[[ start: mark a fetched batch as processing, one attempt per entry, fenced by `run`.
-  Entries whose job is missing, cancelled or finished are acknowledged and skipped.
+  Entries whose job is missing, cancelled or finished are acknowledged and skipped, and so
+  is a second entry of a job already running from another entry (a cancelled job's queued
+  entry stays in its stream, so cancel then requeue leaves two): one attempt at a time.
+  The same entry delivered again (its group was lost and recreated at 0) starts a new run.
   KEYS[1] stream   KEYS[2] index:queued   KEYS[3] index:processing   KEYS[4] events
   KEYS[5..] job hash of each entry
   ARGV[1] now_ms   ARGV[2] worker (consumer)   ARGV[3] events maxlen   ARGV[4] group
@@ -11,14 +14,15 @@ local worker, events_max, group = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local out = {}
 for i = 5, #KEYS do
   local job_key, entry_id = KEYS[i], ARGV[i]
-  local rec = redis.call('HMGET', job_key, 'status', 'attempt')
+  local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'entry')
   local status, attempt = rec[1], tonumber(rec[2]) or 0
+  local duplicate = status == 'processing' and rec[3] ~= entry_id
   local job_id = string.match(job_key, ':job:(.+)$')
   if not status then
     redis.call('XACK', stream_key, group, entry_id)
     redis.call('XDEL', stream_key, entry_id)
     table.insert(out, -1); table.insert(out, 0)
-  elseif status ~= 'queued' and status ~= 'processing' then
+  elseif (status ~= 'queued' and status ~= 'processing') or duplicate then
     redis.call('XACK', stream_key, group, entry_id)
     redis.call('XDEL', stream_key, entry_id)
     table.insert(out, 0); table.insert(out, attempt)

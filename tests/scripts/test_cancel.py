@@ -1,0 +1,141 @@
+"""cancel.lua: each unfinished status -> cancelled | finished -> code 0 | missing -> -1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from streamq.scripts import Scripts
+from streamq.settings import Settings
+from streamq.store import Store
+
+from .conftest import Publishes
+from .redis_state import (
+    NOW,
+    K,
+    State,
+    Stream,
+    Ttl,
+    ZSet,
+    entry,
+    event,
+    events,
+    read_state,
+    record,
+    running,
+    seed,
+    text,
+)
+
+TTL_MS, EVENTS_MAX = 7_200_000, 1000
+CHANNEL = "streamq:cancel"
+NORMAL = K.stream("normal")
+
+
+async def cancel(scripts: Scripts, job_id: str = "j1") -> Any:
+    return text(await scripts.cancel(
+        keys=[K.job(job_id), K.scheduled, K.index("scheduled"), K.index("queued"),
+              K.index("processing"), K.index("retrying"), K.index("cancelled"), K.events],
+        args=[NOW, TTL_MS, EVENTS_MAX, CHANNEL],
+    ))
+
+
+def cancelled(job: dict[str, str], frm: str, attempt: int = 1, worker: str = "") -> State:
+    return {
+        K.job("j1"): Ttl({**job, "status": "cancelled", "reason": "cancelled",
+                          "finished": str(NOW)}, TTL_MS // 1000),
+        K.index("cancelled"): ZSet({"j1": NOW}),
+        K.events: events(event("j1", frm, "cancelled", attempt, worker=worker)),
+    }
+
+
+SCHEDULED = record("scheduled", due=NOW + 60_000)
+QUEUED = record("queued")
+QUEUED_ENTRY = Stream([("1-0", entry("j1"))], {}, "0-0")
+RUNNING_ENTRY = Stream([("1-0", entry("j1"))], {"1-0": "w1"}, "1-0")
+RETRYING = running(status="retrying", attempt=2, due=NOW + 5_000, error="boom")
+OTHER_WAITING = ZSet({"j0": NOW + 1})
+
+CASES = [
+    pytest.param(
+        {K.job("j1"): SCHEDULED, K.scheduled: ZSet({"j1": NOW + 60_000, **OTHER_WAITING}),
+         K.index("scheduled"): ZSet({"j1": NOW - 1000})},
+        [1, "scheduled"],
+        {**cancelled(SCHEDULED, "scheduled"), K.scheduled: OTHER_WAITING}, [],
+        id="scheduled-leaves-the-zset",
+    ),
+    pytest.param(
+        {K.job("j1"): QUEUED, NORMAL: QUEUED_ENTRY,
+         K.index("queued"): ZSet({"j1": NOW - 1000})},
+        [1, "queued"],
+        {**cancelled(QUEUED, "queued"), NORMAL: QUEUED_ENTRY}, [],
+        id="queued-entry-stays-for-start-to-skip",
+    ),
+    pytest.param(
+        {K.job("j1"): running(), NORMAL: RUNNING_ENTRY,
+         K.index("processing"): ZSet({"j1": NOW - 500})},
+        [1, "processing"],
+        {**cancelled(running(), "processing", worker="w1"), NORMAL: RUNNING_ENTRY},
+        [(CHANNEL, "j1")], id="processing-node-told-to-stop-entry-stays-pending",
+    ),
+    pytest.param(
+        {K.job("j1"): RETRYING, K.scheduled: ZSet({"j1": NOW + 5_000}),
+         K.index("retrying"): ZSet({"j1": NOW - 100})},
+        [1, "retrying"], cancelled(RETRYING, "retrying", attempt=2, worker="w1"), [],
+        id="retrying-leaves-the-zset",
+    ),
+    pytest.param(
+        {K.job("j1"): QUEUED, K.index("queued"): ZSet({"j1": NOW - 1000}),
+         K.index("cancelled"): ZSet({"old": NOW - TTL_MS, "young": NOW - TTL_MS + 1})},
+        [1, "queued"],
+        {**cancelled(QUEUED, "queued"),
+         K.index("cancelled"): ZSet({"young": NOW - TTL_MS + 1, "j1": NOW})},
+        [], id="cancelled-index-trimmed-past-retention",
+    ),
+    pytest.param({}, [-1, ""], {}, [], id="job-missing"),
+]
+
+FINISHED = ["succeeded", "failed", "cancelled"]
+
+
+@pytest.mark.parametrize(("before", "reply", "after", "published"), CASES)
+async def test_cancel(
+    redis_client: Redis,
+    scripts: Scripts,
+    publishes: Publishes,
+    before: State,
+    reply: list[Any],
+    after: State,
+    published: list[tuple[str, str]],
+) -> None:
+    await seed(redis_client, before)
+    assert await cancel(scripts) == reply
+    assert await read_state(redis_client) == after
+    assert await publishes.taken() == published
+
+
+@pytest.mark.parametrize("status", FINISHED)
+async def test_cancel_of_a_finished_job_changes_nothing(
+    redis_client: Redis, scripts: Scripts, publishes: Publishes, status: str
+) -> None:
+    before = {K.job("j1"): Ttl(running(status=status, finished=NOW - 1), 60),
+              K.index(status): ZSet({"j1": NOW - 1})}
+    await seed(redis_client, before)
+    assert await cancel(scripts) == [0, status]
+    assert await read_state(redis_client) == before
+    assert await publishes.taken() == []
+
+
+async def test_store_cancel_publishes_on_the_shared_channel(
+    redis_client: Redis, publishes: Publishes, settings_for: Callable[..., Settings]
+) -> None:
+    store = Store(redis_client, settings_for())
+    await seed(redis_client, {K.job("j1"): running()})
+    assert await store.cancel("q", "j1") == (1, "processing")
+    assert await store.cancel("q", "j1") == (0, "cancelled")
+    assert await store.cancel("q", "nope") == (-1, "")
+    assert await publishes.taken() == [(store.cancel_channel, "j1")]
+    assert store.cancel_channel == CHANNEL

@@ -1,0 +1,154 @@
+"""fetch.lua: strict or given order, count spread over streams, pauses, NOGROUP recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from streamq.keys import GROUP, PRIORITIES
+from streamq.scripts import Scripts
+from streamq.settings import Settings
+from streamq.store import Store
+
+from .redis_state import K, State, Stream, entry, read_state, seed, text
+
+HIGH, NORMAL, LOW = (K.stream(p) for p in PRIORITIES)
+E1, E2, E3 = ("1-0", entry("a")), ("2-0", entry("b")), ("3-0", entry("c"))
+
+
+def flat(fields: dict[str, str]) -> list[str]:
+    return [x for pair in fields.items() for x in pair]
+
+
+def got(priority: str, *entries: tuple[str, dict[str, str]]) -> list[Any]:
+    """One stream's part of the reply."""
+    return [priority, [[entry_id, flat(fields)] for entry_id, fields in entries]]
+
+
+async def fetch(
+    scripts: Scripts, count: int, order: tuple[str, ...] = PRIORITIES, consumer: str = "w1"
+) -> Any:
+    return text(await scripts.fetch(
+        keys=[*(K.stream(p) for p in order), K.paused], args=[GROUP, consumer, count, *order]
+    ))
+
+
+def fresh(*entries: tuple[str, dict[str, str]]) -> Stream:
+    """A stream whose group has delivered nothing yet."""
+    return Stream(list(entries), {}, "0-0")
+
+
+EMPTY: State = {HIGH: fresh(), NORMAL: fresh(), LOW: fresh()}
+ALL = ["high", "normal", "low"]
+
+CASES = [
+    pytest.param(
+        {**EMPTY, HIGH: fresh(E1, E2), NORMAL: fresh(E3)}, {"count": 2},
+        [ALL, [got("high", E1, E2)]],
+        {**EMPTY, HIGH: Stream([E1, E2], {"1-0": "w1", "2-0": "w1"}, "2-0"), NORMAL: fresh(E3)},
+        id="strict-high-drains-first",
+    ),
+    pytest.param(
+        {**EMPTY, HIGH: fresh(E1), NORMAL: fresh(E2, E3)}, {"count": 2},
+        [ALL, [got("high", E1), got("normal", E2)]],
+        {
+            **EMPTY,
+            HIGH: Stream([E1], {"1-0": "w1"}, "1-0"),
+            NORMAL: Stream([E2, E3], {"2-0": "w1"}, "2-0"),
+        },
+        id="count-spills-into-the-next-priority",
+    ),
+    pytest.param(
+        {**EMPTY, HIGH: fresh(E1), NORMAL: fresh(E2)},
+        {"count": 1, "order": ("normal", "high", "low")},
+        [["normal", "high", "low"], [got("normal", E2)]],
+        {**EMPTY, HIGH: fresh(E1), NORMAL: Stream([E2], {"2-0": "w1"}, "2-0")},
+        id="weighted-order-as-given",
+    ),
+    pytest.param(
+        {**EMPTY, HIGH: fresh(E1)}, {"count": 0}, [ALL, []], {**EMPTY, HIGH: fresh(E1)},
+        id="no-free-slot-reads-nothing",
+    ),
+    pytest.param(EMPTY, {"count": 10}, [ALL, []], EMPTY, id="all-empty"),
+    pytest.param(
+        {**EMPTY, HIGH: Stream([E1, E2], {"1-0": "w0"}, "1-0")}, {"count": 10},
+        [ALL, [got("high", E2)]],
+        {**EMPTY, HIGH: Stream([E1, E2], {"1-0": "w0", "2-0": "w1"}, "2-0")},
+        id="pending-entries-of-others-are-not-delivered-again",
+    ),
+    pytest.param(
+        {**EMPTY, HIGH: fresh(E1), NORMAL: fresh(E2), K.paused: {"high": "1"}}, {"count": 5},
+        [["normal", "low"], [got("normal", E2)]],
+        {**EMPTY, HIGH: fresh(E1), NORMAL: Stream([E2], {"2-0": "w1"}, "2-0"),
+         K.paused: {"high": "1"}},
+        id="paused-priority-skipped",
+    ),
+    pytest.param(
+        {**EMPTY, HIGH: fresh(E1), K.paused: {"*": "1"}}, {"count": 5}, [[], []],
+        {**EMPTY, HIGH: fresh(E1), K.paused: {"*": "1"}}, id="paused-queue-reads-nothing",
+    ),
+    pytest.param(
+        {HIGH: Stream([E1, E2])}, {"count": 5},
+        [ALL, [got("high", E1, E2)]],
+        {**EMPTY, HIGH: Stream([E1, E2], {"1-0": "w1", "2-0": "w1"}, "2-0")},
+        id="nogroup-recreated-at-0-and-missing-streams-made",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "call", "reply", "after"), CASES)
+async def test_fetch(
+    redis_client: Redis,
+    scripts: Scripts,
+    before: State,
+    call: dict[str, Any],
+    reply: list[Any],
+    after: State,
+) -> None:
+    await seed(redis_client, before)
+    assert await fetch(scripts, **call) == reply
+    assert await read_state(redis_client) == after
+
+
+async def test_deleted_group_is_recreated_at_0_without_skipping_queued_entries(
+    redis_client: Redis, settings_for: Callable[..., Settings]
+) -> None:
+    """After XGROUP DESTROY (or FLUSHALL and new XADDs) the group comes back at id 0,
+    not `$`: entries queued meanwhile, and ones whose delivery the lost group forgot,
+    are all delivered."""
+    store = Store(redis_client, settings_for())
+    await store.ensure_groups("q")
+    for job_id in ("a", "b"):
+        await redis_client.xadd(NORMAL, entry(job_id))  # type: ignore[arg-type]
+    first = await store.fetch("q", PRIORITIES, "w0", 1)
+    assert [d.job_id for d in first.deliveries] == ["a"]
+    await redis_client.xgroup_destroy(NORMAL, GROUP)
+    await redis_client.delete(HIGH)
+    await redis_client.xadd(HIGH, entry("c"))  # type: ignore[arg-type]
+    again = await store.fetch("q", PRIORITIES, "w1", 10)
+    assert [(d.priority, d.job_id) for d in again.deliveries] == [
+        ("high", "c"), ("normal", "a"), ("normal", "b")
+    ]
+    for stream in (HIGH, NORMAL, LOW):
+        (group,) = await redis_client.xinfo_groups(stream)
+        assert text(group["name"]) == GROUP
+    assert (await store.fetch("q", PRIORITIES, "w1", 10)).deliveries == []
+
+
+async def test_store_fetch_builds_deliveries(
+    redis_client: Redis, settings_for: Callable[..., Settings]
+) -> None:
+    store = Store(redis_client, settings_for())
+    await seed(redis_client, {**EMPTY, LOW: fresh(E1), K.paused: {"high": "1"}})
+    result = await store.fetch("q", PRIORITIES, "w1", 5)
+    assert result.active_priorities == ["normal", "low"]
+    (d,) = result.deliveries
+    assert (d.queue, d.priority, d.entry_id, d.job_id, d.type, d.payload) == (
+        "q", "low", b"1-0", "a", "email.send", b'{"to":"a@b.c"}'
+    )
+    assert (d.timeout_s, d.max_retries, d.attempt, d.enqueued_ms, d.run) == (
+        30.0, 3, 0, int(E1[1]["enq"]), 0
+    )

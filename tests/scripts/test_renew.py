@@ -1,0 +1,125 @@
+"""renew.lua: refresh the idle time of entries this consumer still owns; name the others."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import pytest
+from redis.asyncio import Redis
+
+from streamq.job import Delivery, Outcome, OutcomeKind
+from streamq.keys import GROUP
+from streamq.scripts import Scripts
+from streamq.settings import Settings
+from streamq.store import ReclaimResult, Store
+
+from .redis_state import (
+    NOW,
+    K,
+    Pending,
+    State,
+    Stream,
+    ZSet,
+    entry,
+    pending_idle_ms,
+    read_state,
+    running,
+    seed,
+    text,
+)
+
+NORMAL = K.stream("normal")
+IDLE = 60_000
+
+
+def held(pending: Mapping[str, str], present: tuple[str, ...] = ("1-0", "2-0", "3-0")) -> Stream:
+    """The normal stream with entries `present`, pending as given and idle for a minute."""
+    return Stream([(i, entry(f"j{i[0]}")) for i in present],
+                  {i: Pending(c, IDLE) for i, c in pending.items()}, "3-0")
+
+
+def as_read(pending: Mapping[str, str], present: tuple[str, ...] = ("1-0", "2-0", "3-0")
+            ) -> Stream:
+    return Stream([(i, entry(f"j{i[0]}")) for i in present], dict(pending), "3-0")
+
+
+MINE = {"1-0": "w1", "2-0": "w1"}
+
+CASES = [
+    pytest.param(held(MINE), ["1-0", "2-0"], [], as_read(MINE), {"1-0", "2-0"},
+                 id="owned-renewed"),
+    pytest.param(
+        held({"1-0": "w1", "2-0": "w2"}), ["1-0", "2-0"], ["2-0"],
+        as_read({"1-0": "w1", "2-0": "w2"}), {"1-0"},
+        id="taken-by-another-consumer-reported-lost-and-not-stolen-back",
+    ),
+    pytest.param(
+        held({"1-0": "w1"}), ["1-0", "2-0"], ["2-0"], as_read({"1-0": "w1"}), {"1-0"},
+        id="no-longer-pending-reported-lost",
+    ),
+    pytest.param(
+        held(MINE, present=("2-0", "3-0")), ["1-0", "2-0"], ["1-0"],
+        as_read(MINE, present=("2-0", "3-0")), {"2-0"},
+        id="deleted-while-pending-reported-lost-and-left-for-xautoclaim",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "entry_ids", "lost", "after", "renewed"), CASES)
+async def test_renew(
+    redis_client: Redis,
+    scripts: Scripts,
+    before: Stream,
+    entry_ids: list[str],
+    lost: list[str],
+    after: Stream,
+    renewed: set[str],
+) -> None:
+    await seed(redis_client, {NORMAL: before})
+    reply = await scripts.renew(keys=[NORMAL], args=[GROUP, "w1", *entry_ids])
+    assert text(reply) == lost
+    state: State = await read_state(redis_client)
+    assert state == {NORMAL: after}
+    idle = await pending_idle_ms(redis_client, NORMAL)
+    assert {i for i, ms in idle.items() if ms < IDLE // 2} == renewed
+    assert all(ms >= IDLE for i, ms in idle.items() if i not in renewed)
+
+
+def delivery(job_id: str, entry_id: bytes, priority: str = "normal") -> Delivery:
+    return Delivery("q", priority, entry_id, job_id, "email.send", b"{}", 30.0, 3, 1, 0, 1)
+
+
+async def test_store_renew_returns_the_lost_deliveries(
+    redis_client: Redis, settings_for: Callable[..., Settings]
+) -> None:
+    store = Store(redis_client, settings_for())
+    await seed(redis_client, {
+        NORMAL: held({"1-0": "w1", "2-0": "w2"}),
+        K.stream("high"): Stream([("5-0", entry("h"))], {"5-0": Pending("w1", IDLE)}, "5-0"),
+    })
+    mine, theirs, high = delivery("j1", b"1-0"), delivery("j2", b"2-0"), delivery(
+        "h", b"5-0", "high")
+    assert await store.renew("w1", [mine, theirs, high]) == [theirs]
+    assert await store.renew("w1", []) == []
+    assert (await pending_idle_ms(redis_client, K.stream("high")))["5-0"] < IDLE // 2
+
+
+async def test_job_whose_running_entry_is_deleted_is_recovered(
+    redis_client: Redis, scripts: Scripts, settings_for: Callable[..., Settings]
+) -> None:
+    """An XTRIM deletes the entry of a running job: renew reports the lease lost (the node
+    stops the handler; its `cancelled` outcome changes nothing), the entry stays pending,
+    and the reclaimer's XAUTOCLAIM reports it deleted so that the job runs again."""
+    await seed(redis_client, {
+        K.job("j1"): running(),
+        NORMAL: Stream([], {"1-0": Pending("w1", IDLE)}, "1-0"),
+        K.index("processing"): ZSet({"j1": NOW - 500}),
+    })
+    assert text(await scripts.renew(keys=[NORMAL], args=[GROUP, "w1", "1-0"])) == ["1-0"]
+    store = Store(redis_client, settings_for())
+    stopped = Outcome(delivery("j1", b"1-0"), OutcomeKind.CANCELLED, reason="cancelled")
+    assert await store.finish([stopped]) == [0]
+    result, _ = await store.reclaim("q", "normal", "rc", min_idle_ms=IDLE // 2)
+    assert result == ReclaimResult(requeued=1, deleted_seen=1)
+    job = await redis_client.hgetall(K.job("j1"))
+    assert (job[b"status"], job[b"lost"]) == (b"queued", b"1")
