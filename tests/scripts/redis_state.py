@@ -5,6 +5,7 @@ the script should not have touched, or a key it forgot to write, fails the test.
 
 - hash    -> `dict[str, str]`
 - zset    -> `ZSet` (member -> score)
+- set     -> `set[str]`
 - string  -> `str`
 - stream  -> `Stream` (entries, and the pending list of the `workers` group if it has one)
 - a key with an expiry is wrapped in `Ttl(value, seconds)` (seconds rounded up)
@@ -112,6 +113,8 @@ async def _write(r: Redis, key: str, value: Any) -> None:
         await r.zadd(key, dict(value))
     elif isinstance(value, dict):
         await r.hset(key, mapping=value)
+    elif isinstance(value, set):
+        await r.sadd(key, *value)
     elif isinstance(value, str):
         await r.set(key, value)
     else:
@@ -179,6 +182,8 @@ async def _read(r: Redis, key: str) -> Any:
         return ZSet({text(member): float(score) for member, score in scored})
     if kind == "string":
         return text(await r.get(key))
+    if kind == "set":
+        return {text(member) for member in await r.smembers(key)}
     if kind == "stream":
         return await _read_stream(r, key)
     raise TypeError(f"unexpected {kind} at {key}")

@@ -45,6 +45,7 @@ async def enqueue(
     idem: str | None = None,
     fingerprint: str = "fp1",
     max_backlog: int = 100,
+    listing: bool = False,
 ) -> Any:
     keys = [
         K.job(job_id),
@@ -56,6 +57,8 @@ async def enqueue(
     ]
     if idem is not None:
         keys.append(K.idempotency(idem))
+    if listing:
+        keys += [K.index_all, K.index_type("email.send"), K.types]
     args: list[Any] = [
         NOW, job_id, "email.send", PAYLOAD, priority, 3, "30.0", delay_ms, run_at_ms,
         IDEM_TTL_MS, fingerprint, EVENTS_MAX, max_backlog, K.wake_channel,
@@ -87,6 +90,11 @@ IDEM = K.idempotency("signup-42")
 LATER = ZSet({"j0": NOW + 60_000})
 SOONER = ZSet({"j0": NOW + 1_000})
 FULL = ZSet({"a": NOW - 2, "b": NOW - 1})
+LISTED: State = {
+    K.index_all: ZSet({"j1": NOW}),
+    K.index_type("email.send"): ZSet({"j1": NOW}),
+    K.types: {"email.send"},
+}
 
 CASES = [
     pytest.param({}, {}, [1, "j1", "queued"], queued_job(), [], id="created-queued"),
@@ -128,6 +136,21 @@ CASES = [
     pytest.param(
         {IDEM: Ttl("j0|fp-other", 600)}, {"idem": "signup-42"}, [-1, "j0"],
         {IDEM: Ttl("j0|fp-other", 600)}, [], id="key-conflict-writes-nothing",
+    ),
+    pytest.param(
+        {}, {"listing": True}, [1, "j1", "queued"], {**queued_job(), **LISTED}, [],
+        id="created-into-the-listing-indices",
+    ),
+    pytest.param(
+        {}, {"listing": True, "idem": "signup-42", "delay_ms": 1}, [1, "j1", "scheduled"],
+        {**scheduled_job(NOW + 1), **LISTED, K.job("j1"): record(
+            "scheduled", created=NOW, due=NOW + 1, idem=IDEM),
+         IDEM: Ttl("j1|fp1", IDEM_TTL_MS // 1000)},
+        [(K.wake_channel, str(NOW + 1))], id="listing-indices-with-an-idempotency-key",
+    ),
+    pytest.param(
+        {K.job("j1"): record("processing")}, {}, [0, "j1"],
+        {K.job("j1"): record("processing")}, [], id="same-job-id-sent-twice-replay",
     ),
     pytest.param(
         {K.index("queued"): FULL}, {"max_backlog": 2}, [-2, 2], {K.index("queued"): FULL}, [],
