@@ -620,11 +620,11 @@ class App:
 
     async def paused(self, queue: str | None = None) -> list[str]:
         """The paused priorities of a queue (all three when the whole queue is paused)."""
-        [q] = self._listing_queues(queue or self.settings.queue)
+        [q] = self._listing_queues(self.settings.queue if queue is None else queue)
         return await self._call(self.store.paused_priorities(q))
 
     def _pause_target(self, queue: str | None, priority: str | None) -> tuple[str, list[str]]:
-        [q] = self._listing_queues(queue or self.settings.queue)
+        [q] = self._listing_queues(self.settings.queue if queue is None else queue)
         if priority is None:
             return q, list(PRIORITIES)
         return q, [Priority.parse(priority).value]

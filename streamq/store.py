@@ -843,3 +843,10 @@ class Store:
         await self.redis.zadd(
             self.keys(queue).running(job_type), dict.fromkeys(job_ids, expiry), xx=True, gt=True
         )
+
+    async def job_statuses(self, jobs: Sequence[tuple[str, str]]) -> list[str | None]:
+        """Status of each (job id, queue), None where the record is gone."""
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id, queue in jobs:
+            pipe.hget(self.keys(queue).job(job_id), "status")
+        return [None if st is None else _as_str(st) for st in await pipe.execute()]

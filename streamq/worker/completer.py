@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -80,6 +81,26 @@ class Completer:
         for outcome, code in zip(batch, codes, strict=True):
             self.state.drop(outcome.delivery)
             self._count(outcome, code)
+        await self._release_slots(batch, codes)
+
+    async def _release_slots(self, batch: list[Outcome], codes: list[int]) -> None:
+        """Free the concurrency slots of limited types whose attempt ended here (not of
+        fenced-off ones: a newer attempt holds that slot). A failed release is only logged:
+        the slot's lease expires and the limiter gives it back."""
+        limits = self.state.limits
+        if not limits:
+            return
+        ended: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for outcome, code in zip(batch, codes, strict=True):
+            d = outcome.delivery
+            if d.type in limits and code != STALE:
+                ended[(d.queue, d.type)].append(d.job_id)
+        for (queue, job_type), job_ids in ended.items():
+            try:
+                await self.store.release(queue, job_type, limits[job_type], job_ids)
+            except Exception as exc:
+                log.warning("releasing %d %s slots failed (%s); their leases will expire",
+                            len(job_ids), job_type, exc)
 
     def _count(self, o: Outcome, code: int) -> None:
         d = o.delivery

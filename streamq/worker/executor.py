@@ -64,6 +64,8 @@ class Executor:
             return _final(d, "invalid payload", "ValidationError", str(exc))
         ctx = self._context(d)
         started = time.perf_counter()
+        if self.state.cancel_requested.pop(d.job_id, None) is not None:
+            return Outcome(d, OutcomeKind.CANCELLED, reason="cancelled")  # before it ran
         with anyio.CancelScope() as cancel_scope:
             self.state.running[d.job_id] = cancel_scope
             try:

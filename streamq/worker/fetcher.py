@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 
 import anyio
 from anyio.abc import ObjectSendStream
@@ -64,6 +65,8 @@ class Fetcher:
             deliveries = await self.store.fetch_blocking(
                 self.queue, fetched.active_priorities, name, per_stream, self.block_ms
             )
+            if deliveries:
+                deliveries = await self._unless_paused(deliveries)
         if deliveries:
             await self.dispatch(deliveries)
         return True
@@ -71,9 +74,11 @@ class Fetcher:
     async def dispatch(self, deliveries: list[Delivery]) -> None:
         for d in deliveries:
             self.state.hold(d)  # held before start: a crash in between leaves it pending
+        deliveries = await self._admit(deliveries)
         runnable = await self.store.start(self.state.name, deliveries)
         for d in deliveries:
             self.state.drop(d)
+        await self._release_unstarted(deliveries, runnable)
         now_ms = time.time() * 1000
         for d in runnable:
             self.state.hold(d)  # now with its run number, for fencing and renewal
@@ -81,6 +86,50 @@ class Fetcher:
             wait_s = max(0.0, now_ms - d.enqueued_ms) / 1000
             QUEUE_WAIT_SECONDS.labels(d.queue, d.priority).observe(wait_s)
             await self.jobs.send(d)
+
+    async def _unless_paused(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """A blocking read that began before a pause can return entries after it: those
+        are handed back as fresh entries (they keep `queued`), not started."""
+        paused = set(await self.store.paused_priorities(self.queue))
+        back = [d for d in deliveries if d.priority in paused]
+        if back:
+            await self.store.hand_back(self.state.name, back)
+        return [d for d in deliveries if d.priority not in paused]
+
+    async def _admit(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Jobs of a type at its concurrency limit (across nodes) are parked, still
+        `queued`, until a slot frees up; the others each take a slot."""
+        limits = self.state.limits
+        groups: dict[tuple[str, str], list[Delivery]] = defaultdict(list)
+        for d in deliveries:
+            if d.type in limits:
+                groups[(d.priority, d.type)].append(d)
+        if not groups:
+            return deliveries
+        parked: set[tuple[str, bytes]] = set()
+        for (priority, job_type), batch in groups.items():
+            flags = await self.store.admit(
+                self.queue, priority, job_type, limits[job_type], batch
+            )
+            parked |= {(d.priority, d.entry_id) for d, ok in zip(batch, flags, strict=True)
+                       if not ok}
+        for d in deliveries:
+            if (d.priority, d.entry_id) in parked:
+                self.state.drop(d)
+        return [d for d in deliveries if (d.priority, d.entry_id) not in parked]
+
+    async def _release_unstarted(
+        self, admitted: list[Delivery], runnable: list[Delivery]
+    ) -> None:
+        """Slots taken by admitted jobs that did not start (cancelled meanwhile) go back."""
+        limits = self.state.limits
+        started = {d.job_id for d in runnable}
+        idle: dict[str, list[str]] = defaultdict(list)
+        for d in admitted:
+            if d.type in limits and d.job_id not in started:
+                idle[d.type].append(d.job_id)
+        for job_type, job_ids in idle.items():
+            await self.store.release(self.queue, job_type, limits[job_type], job_ids)
 
     async def _burst_has_more(self) -> bool:
         """A burst node stops once nothing is queued, running or waiting to be retried."""

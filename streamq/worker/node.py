@@ -19,9 +19,12 @@ from ..job import Delivery, Outcome
 from ..policy import PriorityOrder
 from ..store import Store
 from .completer import Completer
+from .cron import CronActor
 from .executor import Executor
 from .fetcher import Fetcher
 from .heartbeat import Heartbeat
+from .janitor import Janitor
+from .limiter import Limiter
 from .listener import Listener
 from .reclaimer import Reclaimer
 from .scheduler import Scheduler
@@ -59,6 +62,11 @@ class Node:
             name=name,
             slots=Slots(concurrency or s.concurrency),
             lease_s=s.visibility_timeout_ms / 1000,
+            limits={
+                t.name: t.options.concurrency
+                for t in app.tasks.values()
+                if t.options.concurrency
+            },
         )
         self.order = PriorityOrder(priority_weights or s.priority_weights)
         self._store: Store | None = None
@@ -125,8 +133,22 @@ class Node:
         tg.start_soon(supervise, "listener", listener.run)
         for queue, scheduler in schedulers.items():
             tg.start_soon(supervise, f"scheduler:{queue}", scheduler.run)
+        self._start_control(tg)
         if self.handle_signals:
             tg.start_soon(self._watch_signals)
+
+    def _start_control(self, tg: TaskGroup) -> None:
+        """Job control actors (issue 3): cron ticks, per-type concurrency slots, retention."""
+        s = self.settings
+        crons = [c for c in self.app.crons.values() if c.queue in self.queues]
+        cron = CronActor(self.app, self.store, crons, s.cron_misfire_grace_ms)
+        limiter = Limiter(
+            self.store, self.state, self.queues, min(1.0, s.visibility_timeout_ms / 3000)
+        )
+        janitor = Janitor(self.store, self.queues)
+        tg.start_soon(supervise, "cron", cron.run)
+        tg.start_soon(supervise, "limiter", limiter.run)
+        tg.start_soon(supervise, "janitor", janitor.run)
 
     async def _run_pipeline(self) -> None:
         """fetchers -> jobs channel -> executors -> outcomes channel -> completer.

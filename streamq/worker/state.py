@@ -54,6 +54,10 @@ class NodeState:
     """Cancel scope of each running job, for cancellation requests."""
     lease_valid_until: float = 0.0
     stopping: bool = False
+    cancel_requested: dict[str, float] = field(default_factory=dict)
+    """Jobs asked to stop while fetched but not yet running (job id -> monotonic time)."""
+    limits: dict[str, int] = field(default_factory=dict)
+    """Per-type concurrency limits across all nodes (a task's `concurrency=`)."""
 
     def lease_ok(self) -> bool:
         """False after the node was frozen (SIGSTOP, a long pause) past its lease: it must
