@@ -3,6 +3,9 @@
   is a second entry of a job already running from another entry (a cancelled job's queued
   entry stays in its stream, so cancel then requeue leaves two): one attempt at a time.
   The same entry delivered again (its group was lost and recreated at 0) starts a new run.
+  An entry no longer pending under this worker (reclaimed while the fetch reply was on its
+  way: the node was frozen or cut off) is left alone: its job runs from the new entry. A
+  started entry's idle time is reset, so its lease runs from the start, not the read.
   KEYS[1] stream   KEYS[2] index:queued   KEYS[3] index:processing   KEYS[4] events
   KEYS[5..] job hash of each entry
   ARGV[1] now_ms   ARGV[2] worker (consumer)   ARGV[3] events maxlen   ARGV[4] group
@@ -18,7 +21,10 @@ for i = 5, #KEYS do
   local status, attempt = rec[1], tonumber(rec[2]) or 0
   local duplicate = status == 'processing' and rec[3] ~= entry_id
   local job_id = string.match(job_key, ':job:(.+)$')
-  if not status then
+  local pending = redis.call('XPENDING', stream_key, group, entry_id, entry_id, 1)
+  if not (pending[1] and pending[1][2] == worker) then
+    table.insert(out, 0); table.insert(out, attempt)
+  elseif not status then
     redis.call('XACK', stream_key, group, entry_id)
     redis.call('XDEL', stream_key, entry_id)
     table.insert(out, -1); table.insert(out, 0)
@@ -27,6 +33,7 @@ for i = 5, #KEYS do
     redis.call('XDEL', stream_key, entry_id)
     table.insert(out, 0); table.insert(out, attempt)
   else
+    redis.call('XCLAIM', stream_key, group, worker, 0, entry_id, 'JUSTID')
     local run = redis.call('HINCRBY', job_key, 'run', 1)
     redis.call('HINCRBY', job_key, 'deliveries', 1)
     redis.call('HSET', job_key, 'status', 'processing', 'worker', worker, 'started', now,

@@ -74,8 +74,15 @@ class Fetcher:
     async def dispatch(self, deliveries: list[Delivery]) -> None:
         for d in deliveries:
             self.state.hold(d)  # held before start: a crash in between leaves it pending
-        deliveries = await self._admit(deliveries)
-        runnable = await self.store.start(self.state.name, deliveries)
+        try:
+            deliveries = await self._admit(deliveries)
+            runnable = await self.store.start(self.state.name, deliveries)
+        except BaseException:
+            # The start may have run with its reply lost: we will never run these, so
+            # stop renewing them and let their leases lapse for the reclaimer.
+            for d in deliveries:
+                self.state.drop(d)
+            raise
         for d in deliveries:
             self.state.drop(d)
         await self._release_unstarted(deliveries, runnable)

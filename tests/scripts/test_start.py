@@ -93,13 +93,13 @@ CASES = [
     pytest.param(
         {
             K.job("j1"): running(),
-            NORMAL: delivered("1-0", "2-0", consumer="w2"),
+            NORMAL: delivered("1-0", "2-0"),
             K.index("processing"): ZSet({"j1": NOW - 500}),
         },
         [("j1", "2-0")], [0, 1],
         {
             K.job("j1"): running(),
-            NORMAL: Stream([("1-0", entry("j1"))], {"1-0": "w2"}, "2-0"),
+            NORMAL: Stream([("1-0", entry("j1"))], {"1-0": "w1"}, "2-0"),
             K.index("processing"): ZSet({"j1": NOW - 500}),
         },
         id="duplicate-entry-of-a-running-job-skipped",
@@ -107,16 +107,22 @@ CASES = [
     pytest.param(
         {
             K.job("j1"): running(),
-            NORMAL: delivered("1-0", consumer="w2"),
+            NORMAL: delivered("1-0"),
             K.index("processing"): ZSet({"j1": NOW - 500}),
         },
         [("j1", "1-0")], [2, 1],
         {
             **started(run=2),
-            NORMAL: delivered("1-0", consumer="w2"),
+            NORMAL: delivered("1-0"),
             K.events: events(event("j1", "processing", "processing", worker="w1")),
         },
         id="same-entry-delivered-again-after-group-loss-restarts",
+    ),
+    pytest.param(
+        {**QUEUED, NORMAL: Stream([("2-0", entry("j1"))], {"2-0": "w2"}, "2-0")},
+        [("j1", "1-0")], [0, 1],
+        {**QUEUED, NORMAL: Stream([("2-0", entry("j1"))], {"2-0": "w2"}, "2-0")},
+        id="entry-reclaimed-before-a-late-start-left-alone",
     ),
     pytest.param(
         {**QUEUED, K.job("j2"): record("queued"),

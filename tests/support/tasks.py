@@ -5,6 +5,7 @@ survives a SIGKILL of its process."""
 from __future__ import annotations
 
 import os
+import time
 
 import anyio
 
@@ -17,7 +18,8 @@ def record(event: str, ctx: Context) -> None:
     path = os.environ.get("STREAMQ_TEST_LEDGER")
     if not path:
         return
-    line = f"{event} {ctx.job_id} {ctx.attempt} {os.getpid()}\n".encode()
+    now_ms = int(time.time() * 1000)
+    line = f"{event} {ctx.job_id} {ctx.attempt} {os.getpid()} {now_ms}\n".encode()
     fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
         os.write(fd, line)
@@ -30,6 +32,18 @@ async def work(seconds: float, ctx: Context) -> str:
     """Sleeps for `seconds`, recording its start and end."""
     record("start", ctx)
     await anyio.sleep(seconds)
+    record("done", ctx)
+    return ctx.job_id
+
+
+@app.task("ledger.flaky", max_retries=3, retry_backoff=0.05)
+async def flaky(seconds: float, failures: int, ctx: Context) -> str:
+    """Fails its first `failures` attempts (recorded as `fail`), then succeeds."""
+    record("start", ctx)
+    await anyio.sleep(seconds)
+    if ctx.attempt <= failures:
+        record("fail", ctx)
+        raise RuntimeError(f"planned failure of attempt {ctx.attempt}")
     record("done", ctx)
     return ctx.job_id
 
