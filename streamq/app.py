@@ -38,14 +38,17 @@ from .errors import (
     InvalidTransition,
     JobNotFound,
     PayloadTooLarge,
+    StreamqError,
     UnknownTaskType,
     ValidationError,
 )
 from .ids import new_job_id
 from .job import Job, JobStatus, Priority
 from .keys import PRIORITIES, STATUSES
+from .metrics import JOBS_ENQUEUED
 from .policy import Backoff
 from .settings import Settings
+from .stats import QueueStats
 from .store import EnqueueResult, EnqueueSpec, Store
 from .task import Task, TaskOptions
 
@@ -189,7 +192,9 @@ class App:
         specs = [self.build_spec(r) for r in requests]
         if not specs:
             return []
-        return await self._call(self.store.enqueue(specs))
+        results = await self._call(self.store.enqueue(specs))
+        _count_enqueued(self.tasks, specs, results)
+        return results
 
     def build_spec(self, r: JobRequest) -> EnqueueSpec:
         """Check one request and turn it into what the store writes; raises, stores nothing."""
@@ -652,12 +657,49 @@ class App:
                 if wanted is None or fields.get(b"job") == wanted:
                     yield Event.from_entry(q, entry_id, fields)
 
+    # == services (issue 4): per-item batches, queue statistics ==============================
+
+    async def enqueue_each(
+        self, requests: Iterable[JobRequest]
+    ) -> list[EnqueueResult | StreamqError]:
+        """Validate every job first (any invalid one raises, nothing is stored), then store
+        them in one round trip; a refused job gets its error in its place."""
+        specs = [self.build_spec(r) for r in requests]
+        if not specs:
+            return []
+        results = await self._call(self.store.enqueue_each(specs))
+        _count_enqueued(self.tasks, specs, results)
+        return results
+
+    async def ping(self) -> None:
+        """Raise BackendUnavailable unless Redis answers."""
+        await self._call(self.store.ping())
+
+    async def queue_stats(self, queues: Sequence[str] | None = None) -> list[QueueStats]:
+        """Each queue's streams, scheduled, dead and workers, in one round trip
+        (default: every queue of the app)."""
+        names = list(queues) if queues is not None else self.queues
+        for name in names:
+            self._listing_queues(name)
+        return await self._call(self.store.queue_stats(names))
+
     async def _call(self, coro: Awaitable[R]) -> R:
         """Turn Redis connection failures into BackendUnavailable."""
         try:
             return await coro
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise BackendUnavailable(f"Redis is unavailable: {exc}") from exc
+
+
+def _count_enqueued(
+    tasks: dict[str, Any],
+    specs: Sequence[EnqueueSpec],
+    results: Sequence[EnqueueResult | StreamqError],
+) -> None:
+    """Count new jobs; a type no task registers is `other`, so labels stay bounded."""
+    for spec, result in zip(specs, results, strict=True):
+        if isinstance(result, EnqueueResult) and result.created:
+            JOBS_ENQUEUED.labels(spec.queue, spec.type if spec.type in tasks else "other").inc()
 
 
 def _schedule(delay: float | timedelta | None, run_at: datetime | float | None) -> tuple[int, int]:

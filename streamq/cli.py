@@ -1,7 +1,12 @@
-"""The `streamq` command: run workers and the dev stack, submit and inspect jobs.
+"""The `streamq` command: run workers, the API and the dev stack; submit and inspect jobs.
 
-Exit codes: 0 success; 1 failure or a node that crashed; 2 usage error; 3 job not found;
-4 Redis unavailable; 5 invalid input (validation, conflict, invalid transition).
+Every option can also be set with the STREAMQ_* variable that `--help` shows; settings
+(STREAMQ_REDIS_URL, ...) are read from the environment and `.env`, and a bad value stops
+the command at start with a message naming the variable.
+
+Exit codes: 0 success; 1 failure (a node that crashed, `check` unhealthy); 2 usage or
+configuration error; 3 job not found; 4 Redis unavailable; 5 invalid input (validation,
+idempotency conflict, invalid state transition, queue full).
 """
 
 from __future__ import annotations
@@ -9,68 +14,45 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
 
 import anyio
 import click
-import orjson
+import pydantic
 
 from .app import App
-from .errors import (
-    BackendUnavailable,
-    JobNotFound,
-    StreamqError,
-    ValidationError,
-)
-from .loader import load_app
-from .settings import parse_priority_weights
+from .cli_client import COMMANDS, EXIT_USAGE, load, option
+from .logs import configure_logging
+from .settings import Settings, parse_priority_weights
 from .worker.processes import child_command, run_children
 
-T = TypeVar("T")
-EXIT_FAILURE, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_INVALID = 1, 3, 4, 5
 
-
-def _exit_code(exc: StreamqError) -> int:
-    if isinstance(exc, JobNotFound):
-        return EXIT_NOT_FOUND
-    if isinstance(exc, BackendUnavailable):
-        return EXIT_UNAVAILABLE
-    if exc.http_status < 500:
-        return EXIT_INVALID
-    return EXIT_FAILURE
-
-
-def _run(fn: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine; a streamq error becomes a one-line message and its exit code."""
+def _check_settings() -> Settings:
+    """Read the settings once at start; a bad value exits 2 naming its variable."""
     try:
-        return anyio.run(fn)
-    except StreamqError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(_exit_code(exc))
-
-
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-
-
-def _load(spec: str) -> App:
-    try:
-        return load_app(spec)
-    except StreamqError as exc:
-        raise click.BadParameter(str(exc), param_hint="APP") from None
+        return Settings()
+    except pydantic.ValidationError as exc:
+        for err in exc.errors(include_url=False):
+            name = "STREAMQ_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
+            click.echo(f"error: {name}: {err['msg']}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 @click.group(context_settings={"auto_envvar_prefix": "STREAMQ", "show_default": True})
-@click.option("--log-level", default="info", envvar="STREAMQ_LOG_LEVEL", show_envvar=True,
-              type=click.Choice(["debug", "info", "warning", "error"]))
-def main(log_level: str) -> None:
+@option("--log-level", default=None, envvar="STREAMQ_LOG_LEVEL",
+        type=click.Choice(["debug", "info", "warning", "error"]),
+        help="Least severe level logged (default: settings, info).")
+@option("--log-format", default=None, envvar="STREAMQ_LOG_FORMAT",
+        type=click.Choice(["auto", "json", "text"]),
+        help="text for a terminal, json in containers (default: settings, text).")
+def main(log_level: str | None, log_format: str | None) -> None:
     """streamq: background jobs on Redis Streams."""
-    _setup_logging(log_level)
+    settings = _check_settings()
+    configure_logging(log_level or settings.log_level, log_format or settings.log_format)
+
+
+for _command in COMMANDS:
+    main.add_command(_command)
 
 
 # -- running ---------------------------------------------------------------------------------
@@ -98,6 +80,10 @@ def _weights(value: str | None) -> dict[str, int] | None:
               show_envvar=True, help="Seconds in-flight jobs get after SIGTERM.")
 @click.option("--priority-weights", default=None, envvar="STREAMQ_PRIORITY_WEIGHTS",
               show_envvar=True, help="Weighted fetching, e.g. high=6,normal=3,low=1.")
+@option("--metrics-port", type=click.IntRange(1, 65_535), default=None,
+        envvar="STREAMQ_METRICS_PORT", help="Serve /metrics on this port (one process only).")
+@option("--metrics-host", default="127.0.0.1", envvar="STREAMQ_METRICS_HOST",
+        help="Address of /metrics (0.0.0.0 in a container).")
 def worker(
     app_spec: str,
     concurrency: int | None,
@@ -106,9 +92,16 @@ def worker(
     burst: bool,
     grace_period: float | None,
     priority_weights: str | None,
+    metrics_port: int | None,
+    metrics_host: str,
 ) -> None:
     """Run a worker node (or several, with --processes) for APP."""
     weights = _weights(priority_weights)
+    if processes > 1 and metrics_port:
+        raise click.UsageError("--metrics-port serves one process: run one worker process "
+                               "per container (replicas) instead of --processes")
+    if metrics_port:
+        _serve_metrics(metrics_host, metrics_port)
     if processes > 1:
         options = [*(["-c", str(concurrency)] if concurrency else []),
                    *(["-q", queues] if queues else []),
@@ -116,9 +109,30 @@ def worker(
                    *(["--priority-weights", priority_weights] if priority_weights else []),
                    *(["--burst"] if burst else [])]
         sys.exit(run_children(child_command(app_spec, options), processes, burst))
-    app = _load(app_spec)
+    app = load(app_spec)
     queue_list = [q.strip() for q in queues.split(",") if q.strip()] if queues else None
     sys.exit(run_node(app, concurrency, queue_list, weights, burst, grace_period))
+
+
+def _serve_metrics(host: str, port: int) -> None:
+    from prometheus_client import start_http_server
+
+    from .metrics import REGISTRY
+
+    start_http_server(port, host, registry=REGISTRY)
+    logging.getLogger("streamq").info("metrics on http://%s:%d/metrics", host, port)
+
+
+@main.command()
+@click.argument("app_spec", metavar="APP")
+@option("--host", default="127.0.0.1", envvar="STREAMQ_API_HOST",
+        help="Address to listen on (0.0.0.0 in a container).")
+@option("--port", type=click.IntRange(1, 65_535), default=8000, envvar="STREAMQ_API_PORT")
+def api(app_spec: str, host: str, port: int) -> None:
+    """Serve the HTTP API of APP (no worker: run `streamq worker` beside it)."""
+    from .api import run_api
+
+    run_api(load(app_spec), host, port)
 
 
 def run_node(
@@ -175,68 +189,6 @@ def dev(
     from .dev import run_dev
 
     sys.exit(run_dev(app_spec, concurrency, seed, host, port, exit_after))
-
-
-# -- submitting and inspecting ----------------------------------------------------------------
-
-
-def _app_for_client(app_spec: str | None) -> App:
-    return _load(app_spec) if app_spec else App()
-
-
-def _echo_json(value: Any) -> None:
-    click.echo(orjson.dumps(value, option=orjson.OPT_INDENT_2, default=str).decode())
-
-
-@main.command()
-@click.argument("type_")
-@click.option("--payload", default="{}", help="Payload as a JSON object.")
-@click.option("--priority", default=None)
-@click.option("--delay", type=float, default=None, help="Seconds before the job is due.")
-@click.option("--key", "idempotency_key", default=None, help="Idempotency key.")
-@click.option("--app", "app_spec", default=None, envvar="STREAMQ_APP", show_envvar=True,
-              help="APP whose tasks validate the payload (optional).")
-def enqueue(
-    type_: str,
-    payload: str,
-    priority: str | None,
-    delay: float | None,
-    idempotency_key: str | None,
-    app_spec: str | None,
-) -> None:
-    """Enqueue one job of TYPE and print its id."""
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        click.echo(f"error: --payload is not valid JSON: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
-    app = _app_for_client(app_spec)
-
-    async def go() -> str:
-        async with app:
-            return await app.enqueue(
-                type_, body, priority=priority, delay=delay, idempotency_key=idempotency_key
-            )
-
-    click.echo(_run(go))
-
-
-@main.command()
-@click.argument("job_id")
-@click.option("--app", "app_spec", default=None, envvar="STREAMQ_APP", show_envvar=True)
-def job(job_id: str, app_spec: str | None) -> None:
-    """Show one job's record as JSON."""
-    app = _app_for_client(app_spec)
-
-    async def go() -> dict[str, Any]:
-        async with app:
-            return (await app.get_job(job_id)).model_dump(mode="json")
-
-    _echo_json(_run(go))
-
-
-def _unused(_: ValidationError) -> None:  # keeps the import for subcommands added later
-    return None
 
 
 if __name__ == "__main__":  # pragma: no cover

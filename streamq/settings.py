@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .keys import PRIORITIES
@@ -76,6 +78,44 @@ class Settings(BaseSettings):
         5_000, ge=0,
         description="A cron tick no node fired within this time of its due time was missed "
         "(no node ran); the cron's misfire policy (skip or run_once) then applies.",
+    )
+    # -- services (issue 4): API, metrics and logs --------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Address `streamq api` listens on.")
+    api_port: int = Field(8000, ge=1, le=65_535, description="TCP port of `streamq api`.")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token for every API route but /livez, /readyz and /metrics."
+    )
+    api_submit_token: SecretStr | None = Field(
+        None, description="Bearer token for submitting jobs and reading one job only."
+    )
+    api_admin_token: SecretStr | None = Field(
+        None, description="Bearer token for every API route (listing, cancel, DLQ, queues)."
+    )
+    api_deadline_s: float = Field(
+        2.0, gt=0, le=60, description="Longest wait for Redis in one API request; then 503."
+    )
+    api_max_body_bytes: int = Field(
+        4 * 1024 * 1024, ge=1024, description="Largest request body the API reads."
+    )
+    api_max_batch_jobs: int = Field(
+        500, ge=1, le=10_000, description="Most jobs in one POST /jobs/batch."
+    )
+    api_max_json_depth: int = Field(
+        32, ge=2, le=256, description="Deepest nesting of arrays and objects in a request."
+    )
+    queue_metrics: bool = Field(
+        True, description="Report the queue gauges on /metrics (one collector: the API)."
+    )
+    metrics_host: str = Field("127.0.0.1", description="Address of a worker's /metrics.")
+    metrics_port: int | None = Field(
+        None, ge=1, le=65_535, description="Port of a worker's /metrics (unset: none)."
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Least severe log level written."
+    )
+    log_format: Literal["auto", "json", "text"] = Field(
+        "text", description="text (a readable line), json (one object a line: containers "
+        "set it), or auto (text on a terminal, json otherwise)."
     )
 
     @field_validator("priority_weights", mode="before")

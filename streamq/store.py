@@ -7,7 +7,7 @@ the CLI call the store and never Redis directly.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +17,12 @@ from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline, PubSub
 from redis.exceptions import ResponseError
 
-from .errors import IdempotencyConflict, QueueFull
+from .errors import IdempotencyConflict, QueueFull, StreamqError
 from .job import Delivery, Job, Outcome
 from .keys import GROUP, PRIORITIES, QueueKeys
 from .scripts import Scripts
 from .settings import Settings
+from .stats import QueueStats, priority_stats
 
 _STREAM_INDEX = {p: str(i + 1) for i, p in enumerate(PRIORITIES)}
 
@@ -117,8 +118,19 @@ class Store:
         """Write every job in one round trip; raises on the first refused one.
 
         Each job is its own script call, so a refusal (conflict, full queue) leaves the
-        jobs before it written; callers validate everything first so that this is rare.
+        other jobs written; callers validate everything first so that this is rare.
         """
+        results = await self.enqueue_each(specs)
+        for result in results:
+            if isinstance(result, StreamqError):
+                raise result
+        return [r for r in results if isinstance(r, EnqueueResult)]
+
+    async def enqueue_each(
+        self, specs: Sequence[EnqueueSpec]
+    ) -> list[EnqueueResult | StreamqError]:
+        """Write every job in one round trip; a refused job (idempotency conflict, full
+        queue) gets its error in its place and changes nothing."""
         s = self.settings
         pipe = self.redis.pipeline(transaction=False)
         for spec in specs:
@@ -152,26 +164,25 @@ class Store:
             ]
             await self.scripts.enqueue(keys=keys, args=args, client=pipe)
         replies = await _execute(pipe)
-        results: list[EnqueueResult] = []
-        for spec, reply in zip(specs, replies, strict=True):
-            code = int(reply[0])
-            if code == 1:
-                results.append(EnqueueResult(_as_str(reply[1]), True, _as_str(reply[2])))
-            elif code == 0:
-                results.append(EnqueueResult(_as_str(reply[1]), False, "existing"))
-            elif code == -1:
-                raise IdempotencyConflict(
-                    f"idempotency key {spec.idempotency_key!r} already names job "
-                    f"{_as_str(reply[1])} with a different type or payload",
-                    job_id=_as_str(reply[1]),
-                )
-            else:
-                raise QueueFull(
-                    f"queue {spec.queue!r} holds {int(reply[1])} queued jobs, "
-                    f"at its limit of {s.max_backlog}",
-                    retry_after_s=1,
-                )
-        return results
+        return [self._enqueue_result(spec, r) for spec, r in zip(specs, replies, strict=True)]
+
+    def _enqueue_result(self, spec: EnqueueSpec, reply: Any) -> EnqueueResult | StreamqError:
+        code = int(reply[0])
+        if code == 1:
+            return EnqueueResult(_as_str(reply[1]), True, _as_str(reply[2]))
+        if code == 0:
+            return EnqueueResult(_as_str(reply[1]), False, "existing")
+        if code == -1:
+            return IdempotencyConflict(
+                f"idempotency key {spec.idempotency_key!r} already names job "
+                f"{_as_str(reply[1])} with a different type or payload",
+                job_id=_as_str(reply[1]),
+            )
+        return QueueFull(
+            f"queue {spec.queue!r} holds {int(reply[1])} queued jobs, "
+            f"at its limit of {self.settings.max_backlog}",
+            retry_after_s=1,
+        )
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -842,6 +853,53 @@ class Store:
         expiry = now_ms + self.settings.visibility_timeout_ms
         await self.redis.zadd(
             self.keys(queue).running(job_type), dict.fromkeys(job_ids, expiry), xx=True, gt=True
+        )
+
+    # == queue statistics (issue 4: GET /queues, streamq inspect, queue gauges) ===========
+
+    async def ping(self) -> None:
+        await self.redis.ping()
+
+    async def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:
+        """Every queue's numbers in one pipelined round trip: XINFO STREAM and XINFO GROUPS
+        per priority stream, ZCARD scheduled, XLEN dead, live nodes and paused priorities."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.time()
+        for queue in queues:
+            k = self.keys(queue)
+            for stream in k.streams:
+                pipe.xinfo_stream(stream)
+                pipe.xinfo_groups(stream)
+            pipe.zcard(k.scheduled)
+            pipe.xlen(k.dead)
+            pipe.zrangebyscore(k.workers, "-inf", "+inf", withscores=True)
+            pipe.hkeys(k.paused)
+        try:
+            replies = await pipe.execute(raise_on_error=False)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await pipe.reset()  # type: ignore[no-untyped-call]
+        for reply in replies:  # a missing stream answers ResponseError; anything else is real
+            if isinstance(reply, Exception) and not isinstance(reply, ResponseError):
+                raise reply
+        seconds, micros = replies[0]
+        now_ms = int(seconds) * 1000 + int(micros) // 1000
+        rest = iter(replies[1:])
+        return [self._one_queue_stats(queue, rest, now_ms) for queue in queues]
+
+    def _one_queue_stats(self, queue: str, replies: Iterator[Any], now_ms: int) -> QueueStats:
+        k = self.keys(queue)
+        per_stream = [(next(replies), next(replies)) for _ in PRIORITIES]
+        scheduled, dead, nodes, paused_fields = (next(replies) for _ in range(4))
+        paused = {_as_str(f) for f in paused_fields}
+        priorities = [
+            priority_stats(p, k.stream(p), info, groups, now_ms, "*" in paused or p in paused)
+            for p, (info, groups) in zip(PRIORITIES, per_stream, strict=True)
+        ]
+        live = [n for n, beat in nodes if beat > now_ms - self.settings.node_ttl_ms]
+        return QueueStats(
+            queue=queue, priorities=priorities, scheduled=int(scheduled), dead=int(dead),
+            workers=len(live), paused=all(p.paused for p in priorities),
         )
 
     async def job_statuses(self, jobs: Sequence[tuple[str, str]]) -> list[str | None]:

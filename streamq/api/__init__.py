@@ -1,1 +1,6 @@
-"""The HTTP API (aiohttp), inside the package so that `streamq api` runs from a wheel."""
+"""The HTTP API: `create_app(app)` for an aiohttp application, `serve_api` to run it."""
+
+from .app import create_app
+from .server import run_api, serve_api
+
+__all__ = ["create_app", "run_api", "serve_api"]

@@ -1,22 +1,16 @@
-"""Serving the API on a host and port inside an already running event loop."""
+"""Serving the API: inside a running event loop (`streamq dev`) or as its own process."""
 
 from __future__ import annotations
+
+import logging
 
 import anyio
 from aiohttp import web
 
 from ..app import App
+from .app import create_app
 
-
-def create_app(app: App) -> web.Application:
-    """The aiohttp application for `app` (routes grow with the services work)."""
-
-    async def livez(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
-
-    web_app = web.Application()
-    web_app.router.add_get("/livez", livez)
-    return web_app
+log = logging.getLogger("streamq.api")
 
 
 async def serve_api(app: App, host: str, port: int) -> None:
@@ -29,3 +23,12 @@ async def serve_api(app: App, host: str, port: int) -> None:
     finally:
         with anyio.CancelScope(shield=True):
             await runner.cleanup()
+
+
+def run_api(app: App, host: str, port: int) -> None:
+    """`streamq api`: serve until SIGTERM or SIGINT, then finish open requests and exit."""
+    log.info("API listening on http://%s:%d", host, port)
+    web.run_app(
+        create_app(app, owns_client=True), host=host, port=port, access_log=None,
+        print=None, handle_signals=True, shutdown_timeout=5,
+    )

@@ -1,0 +1,126 @@
+"""Request and response bodies of the API, as pydantic models (they make /openapi.json)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from ..app import MAX_IDEMPOTENCY_KEY_LEN, MAX_SCHEDULE_AHEAD_S, JobRequest
+from ..control import MAX_PAGE
+from ..job import Job
+from ..keys import STATUSES
+from ..stats import QueueStats
+from .problems import Problem
+
+StrictInt = Annotated[int, Field(strict=True)]
+StrictFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+PriorityName = Literal["high", "normal", "medium", "low"]
+StatusName = Literal[STATUSES]  # type: ignore[valid-type]
+
+
+class JobIn(BaseModel):
+    """One job to submit."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(min_length=1, max_length=200, description="A registered task name.")
+    payload: dict[str, Any] | None = Field(
+        None, description="Keyword arguments of the task, checked against its signature."
+    )
+    priority: PriorityName | None = Field(None, description="Default: the task's priority.")
+    delay: StrictFloat | None = Field(
+        None, ge=0, le=MAX_SCHEDULE_AHEAD_S, description="Seconds before the job is due."
+    )
+    run_at: AwareDatetime | StrictFloat | None = Field(
+        None, description="When the job is due: RFC 3339 with an offset, or unix seconds."
+    )
+    max_retries: StrictInt | None = Field(None, ge=0, le=1000)
+    timeout: StrictFloat | None = Field(
+        None, gt=0, le=7 * 86_400, description="Time limit of one attempt, in seconds."
+    )
+    idempotency_key: str | None = Field(
+        None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LEN,
+        description="A replay with the same key returns the original job (200).",
+    )
+
+    def to_request(self, idempotency_key: str | None) -> JobRequest:
+        run_at: datetime | float | None = self.run_at
+        return JobRequest(
+            type=self.type, payload=self.payload, priority=self.priority, delay=self.delay,
+            run_at=run_at, max_retries=self.max_retries, timeout=self.timeout,
+            idempotency_key=idempotency_key,
+        )
+
+
+class BatchIn(BaseModel):
+    """Jobs to submit in one round trip; validated whole before any is stored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    jobs: list[JobIn] = Field(min_length=1)
+
+
+class BatchItem(BaseModel):
+    """What became of one job of a batch: accepted (202), replayed (200), or refused."""
+
+    status: int
+    id: str | None = None
+    location: str | None = None
+    job_status: str | None = None
+    problem: Problem | None = None
+
+
+class BatchOut(BaseModel):
+    results: list[BatchItem]
+
+
+class JobList(BaseModel):
+    jobs: list[Job]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page.")
+
+
+class ListQuery(BaseModel):
+    """Query of GET /jobs."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: StatusName | None = None
+    type: str | None = Field(None, min_length=1, max_length=200)
+    queue: str | None = Field(None, min_length=1, max_length=200)
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(None, min_length=1, max_length=4096)
+
+
+class DlqQuery(BaseModel):
+    """Query of GET /dlq."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    queue: str | None = Field(None, min_length=1, max_length=200)
+    type: str | None = Field(None, min_length=1, max_length=200)
+    fingerprint: str | None = Field(None, min_length=1, max_length=64)
+    since: float | None = Field(None, ge=0, allow_inf_nan=False, description="Unix seconds.")
+    until: float | None = Field(None, ge=0, allow_inf_nan=False, description="Unix seconds.")
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(None, min_length=1, max_length=4096)
+
+
+class PauseQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    priority: PriorityName | None = Field(None, description="Default: every priority.")
+
+
+class PauseOut(BaseModel):
+    queue: str
+    paused: list[str] = Field(description="The queue's paused priorities after the change.")
+
+
+class QueuesOut(BaseModel):
+    queues: list[QueueStats]
+
+
+class Health(BaseModel):
+    status: str
