@@ -2,6 +2,8 @@
 
 from .app import App, JobRequest
 from .context import Context
+from .control import DeadLetter, DeadLetterPage, Event, JobPage
+from .cron import CronJob
 from .errors import (
     BackendUnavailable,
     ConfigurationError,
@@ -27,11 +29,16 @@ __all__ = [
     "Backoff",
     "ConfigurationError",
     "Context",
+    "CronJob",
+    "DeadLetter",
+    "DeadLetterPage",
+    "Event",
     "Fail",
     "IdempotencyConflict",
     "InvalidTransition",
     "Job",
     "JobNotFound",
+    "JobPage",
     "JobRequest",
     "JobStatus",
     "PayloadTooLarge",
