@@ -280,7 +280,8 @@ class App:
     async def retry(self, job_id: str) -> Job:
         """Run a failed or cancelled job again under the same id with a fresh budget."""
         job = await self.get_job(job_id)
-        code, status = await self._call(self.store.requeue(job.queue, job_id))
+        dead = await self._dead_entries(job)  # a failed job leaves the dead-letter queue too
+        code, status = await self._call(self.store.requeue(job.queue, job_id, dead))
         if code == -1:
             raise JobNotFound(f"no job {job_id!r}", job_id=job_id)
         if code == 0:
@@ -596,6 +597,16 @@ class App:
                 total += codes.count(1)
                 after = rows[-1][0]
         return total
+
+    async def _dead_entries(self, job: Job) -> list[bytes]:
+        """The dead-letter entry of a failed job's current failure, if it can be found."""
+        if job.status != JobStatus.FAILED:
+            return []
+        [(status, finished)] = await self._call(self.store.failure_marks(job.queue, [job.id]))
+        if status != "failed" or not finished:
+            return []
+        entry = await self._call(self.store.find_dead_entry(job.queue, job.id, int(finished)))
+        return [] if entry is None else [entry.encode()]
 
     async def _dead_job(self, job_id: str) -> tuple[Job, str, str]:
         """A failed job with its live dead-letter entry id and failure time, or JobNotFound."""

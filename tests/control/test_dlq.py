@@ -171,3 +171,15 @@ async def test_retention_by_count_and_age(
         assert [f[b"job"] for _, f in await redis_client.xrange(k.dead)] == [b"y"]
     finally:
         await app.close()
+
+
+async def test_retry_of_a_failed_job_removes_its_dead_letter_entry(
+    app: App, redis_client: Redis
+) -> None:
+    failing_app(app)
+    job_id = await app.enqueue("mail", {"to": "x"})
+    await dead(app, [job_id])
+    k = app.store.keys("default")
+    assert await redis_client.xlen(k.dead) == 1
+    assert (await app.retry(job_id)).status == "queued"
+    assert await redis_client.xlen(k.dead) == 0
