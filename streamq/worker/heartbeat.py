@@ -39,6 +39,9 @@ class Heartbeat:
         began = time.monotonic()
         held = list(self.state.held.values())
         lost = await self.store.renew(self.state.name, held)
+        # An entry acknowledged by the completer while the renewal was on its way is no
+        # longer pending either: only entries still held were really lost.
+        lost = [d for d in lost if self.state.held.get((d.queue, d.priority, d.entry_id)) is d]
         for d in lost:
             LEASES_LOST.labels(d.queue).inc()
             log.warning("lease of job %s was lost (node frozen past its visibility timeout)",

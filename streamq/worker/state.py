@@ -17,24 +17,33 @@ class Slots:
         self.total = total
         self.free = total
         self._changed = anyio.Event()
+        self._waiters = 0
 
     def take(self, n: int = 1) -> None:
         self.free -= n
 
     def release(self, n: int = 1) -> None:
         self.free += n
-        changed, self._changed = self._changed, anyio.Event()
-        changed.set()  # wakes every waiter of the old event; later ones wait on the new
+        if self._waiters:  # a new event only when someone waits: releases are per job
+            changed, self._changed = self._changed, anyio.Event()
+            changed.set()  # wakes every waiter of the old event; later ones wait on the new
+
+    async def _wait_change(self) -> None:
+        self._waiters += 1
+        try:
+            await self._changed.wait()
+        finally:
+            self._waiters -= 1
 
     async def wait_free(self) -> int:
         while self.free <= 0:
-            await self._changed.wait()
+            await self._wait_change()
         return self.free
 
     async def wait_idle(self) -> None:
         """Return once no slot is taken (every running job has finished)."""
         while self.free < self.total:
-            await self._changed.wait()
+            await self._wait_change()
 
     @property
     def busy(self) -> int:

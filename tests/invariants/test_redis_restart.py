@@ -27,7 +27,7 @@ async def test_redis_sigkill_and_restart_with_aof_always_loses_no_accepted_job(
 ) -> None:
     url = own_redis.url
     pool = [workers(url, concurrency=10) for _ in range(2)]
-    app = App(Settings(redis_url=url, redis_timeout_s=1.0))
+    app = App(Settings(redis_url=url, redis_timeout_s=1.0, fetch_block_ms=200))
     accepted: list[str] = []
     refused = 0
     try:
