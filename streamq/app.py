@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from .connection import connect
 from .control import (
     MAX_PAGE,
     Candidate,
@@ -57,7 +58,6 @@ R = TypeVar("R")
 
 MAX_SCHEDULE_AHEAD_S = 366 * 86_400
 MAX_IDEMPOTENCY_KEY_LEN = 256
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -139,13 +139,7 @@ class App:
     @property
     def redis(self) -> Redis:
         if self._redis is None:
-            s = self.settings
-            self._redis = Redis.from_url(
-                s.redis_url or DEFAULT_REDIS_URL,
-                socket_timeout=s.redis_timeout_s,
-                socket_connect_timeout=s.redis_timeout_s,
-                health_check_interval=30,
-            )
+            self._redis = connect(self.settings)
         return self._redis
 
     @property
