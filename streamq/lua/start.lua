@@ -21,8 +21,8 @@ for i = 5, #KEYS do
   local status, attempt = rec[1], tonumber(rec[2]) or 0
   local duplicate = status == 'processing' and rec[3] ~= entry_id
   local job_id = string.match(job_key, ':job:(.+)$')
-  local pending = redis.call('XPENDING', stream_key, group, entry_id, entry_id, 1)
-  if not (pending[1] and pending[1][2] == worker) then
+  local ok, pending = pcall(redis.call, 'XPENDING', stream_key, group, entry_id, entry_id, 1)
+  if not (ok and pending[1] and pending[1][2] == worker) then  -- NOGROUP: the group is gone
     table.insert(out, 0); table.insert(out, attempt)
   elseif not status then
     redis.call('XACK', stream_key, group, entry_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 
 import anyio
@@ -39,6 +40,7 @@ class Completer:
         self.batch_size = batch_size
         self.flush_s = flush_ms / 1000
         self.stale = 0
+        self._last_warning = -1e9
 
     async def run(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> None:
         # The node owns and closes the stream, so a restarted completer can still read it.
@@ -75,7 +77,10 @@ class Completer:
             except Exception as exc:
                 if not is_outage(exc):
                     raise
-                log.warning("writing %d outcomes failed (%s); retrying", len(batch), exc)
+                now = time.monotonic()
+                if now - self._last_warning > 10:  # an outage is logged, not each retry
+                    log.warning("writing %d outcomes failed (%s); retrying", len(batch), exc)
+                    self._last_warning = now
                 await anyio.sleep(delay)
                 delay = min(2.0, delay * 2)
         for outcome, code in zip(batch, codes, strict=True):

@@ -42,10 +42,14 @@ class Heartbeat:
         # An entry acknowledged by the completer while the renewal was on its way is no
         # longer pending either: only entries still held were really lost.
         lost = [d for d in lost if self.state.held.get((d.queue, d.priority, d.entry_id)) is d]
+        if lost:  # one line per beat, however many: a lost group can take hundreds at once
+            log.warning(
+                "leases of %d jobs were lost (node frozen or cut off past its visibility "
+                "timeout, or their entries deleted): %s", len(lost),
+                " ".join(d.job_id for d in lost[:20]) + (" ..." if len(lost) > 20 else ""),
+            )
         for d in lost:
             LEASES_LOST.labels(d.queue).inc()
-            log.warning("lease of job %s was lost (node frozen past its visibility timeout)",
-                        d.job_id)
             scope = self.state.running.get(d.job_id)
             if scope is not None:
                 scope.cancel()  # another node runs it now; its outcome would be fenced off

@@ -7,7 +7,15 @@ import time
 from collections.abc import Awaitable, Callable
 
 import anyio
-from redis.exceptions import BusyLoadingError, ResponseError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -20,6 +28,12 @@ OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     RedisTimeoutError,
     BusyLoadingError,
     OSError,
+    # redis-py strips the code of these replies (OOM, READONLY, ...) from their text
+    OutOfMemoryError,
+    ReadOnlyError,
+    MasterDownError,
+    TryAgainError,
+    ClusterDownError,
 )
 
 
@@ -32,6 +46,10 @@ def is_outage(exc: BaseException) -> bool:
     if isinstance(exc, OUTAGE_ERRORS):
         return True
     text = str(exc)
+    if text.startswith("Command # ") and "caused error: " in text:
+        # redis-py wraps the error of a pipelined command: "Command # 1 (...) of pipeline
+        # caused error: ('OOM command not allowed ...',)"; judge the error itself.
+        text = text.split("caused error: ", 1)[1].lstrip("(\"'")
     return isinstance(exc, ResponseError) and text.startswith(
         ("LOADING", "OOM", "MISCONF", "READONLY", "MASTERDOWN", "NOGROUP", "BUSY ")
     )

@@ -184,7 +184,7 @@ async def test_sigstopped_worker_is_fenced_and_works_again_only_after_its_heartb
         await app.close()
 
     fenced = log.read_text().count("fenced off")
-    lease_lost_at = _first_log_time(log, "lease of job")
+    lease_lost_at = _first_log_time(log, "leases of")
     thawed_starts = [
         x.time_ms / 1000 for x in ledger
         if x.pid == frozen.pid and x.event == "start" and x.time_ms / 1000 >= thawed_at

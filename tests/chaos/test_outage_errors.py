@@ -1,0 +1,40 @@
+"""Which Redis errors are an outage (waited out) and which a crash (counted): found by the
+scenarios of Redis faults, where errors of pipelined scripts arrive wrapped by redis-py."""
+
+from __future__ import annotations
+
+import pytest
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from streamq.worker.supervise import is_outage
+
+pytestmark = pytest.mark.chaos
+
+
+async def test_a_pipelined_command_refused_for_a_missing_group_is_an_outage(
+    redis_client: Redis,
+) -> None:
+    pipe = redis_client.pipeline(transaction=False)
+    pipe.xreadgroup("workers", "w1", {"streamq:{q}:stream:normal": ">"}, count=1)
+    with pytest.raises(ResponseError) as caught:
+        await pipe.execute()
+    assert str(caught.value).startswith("Command # 1"), "redis-py wraps pipeline errors"
+    assert is_outage(caught.value), "a lost group is waited out, not counted as a crash"
+
+
+async def test_a_pipelined_script_refused_for_memory_is_an_outage(redis_client: Redis) -> None:
+    await redis_client.config_set("maxmemory", "1")
+    try:
+        pipe = redis_client.pipeline(transaction=False)
+        pipe.eval("return redis.call('SET', KEYS[1], 'x')", 1, "streamq:{q}:k")
+        with pytest.raises(ResponseError) as caught:
+            await pipe.execute()
+    finally:
+        await redis_client.config_set("maxmemory", "0")
+    assert "maxmemory" in str(caught.value)
+    assert is_outage(caught.value), "out of memory is waited out, not counted as a crash"
+
+
+def test_a_script_bug_is_not_an_outage() -> None:
+    assert not is_outage(ResponseError("ERR user_script:3: attempt to index a nil value"))
