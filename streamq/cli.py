@@ -69,17 +69,17 @@ def _weights(value: str | None) -> dict[str, int] | None:
 
 @main.command()
 @click.argument("app_spec", metavar="APP")
-@click.option("-c", "--concurrency", type=click.IntRange(1, 10_000), default=None,
-              envvar="STREAMQ_CONCURRENCY", show_envvar=True, help="Jobs in flight per node.")
-@click.option("-q", "--queues", default=None, envvar="STREAMQ_QUEUES", show_envvar=True,
+@option("-c", "--concurrency", type=click.IntRange(1, 10_000), default=None,
+              envvar="STREAMQ_CONCURRENCY", help="Jobs in flight per node.")
+@option("-q", "--queues", default=None, envvar="STREAMQ_QUEUES",
               help="Comma-separated queues (default: every queue the app's tasks name).")
-@click.option("--processes", type=click.IntRange(1, 256), default=1,
-              envvar="STREAMQ_PROCESSES", show_envvar=True, help="Nodes run as child processes.")
-@click.option("--burst", is_flag=True, help="Exit once the queues are empty.")
-@click.option("--grace-period", type=float, default=None, envvar="STREAMQ_GRACE_PERIOD_S",
-              show_envvar=True, help="Seconds in-flight jobs get after SIGTERM.")
-@click.option("--priority-weights", default=None, envvar="STREAMQ_PRIORITY_WEIGHTS",
-              show_envvar=True, help="Weighted fetching, e.g. high=6,normal=3,low=1.")
+@option("--processes", type=click.IntRange(1, 256), default=1,
+              envvar="STREAMQ_PROCESSES", help="Nodes run as child processes.")
+@option("--burst", is_flag=True, help="Exit once the queues are empty.")
+@option("--grace-period", type=float, default=None, envvar="STREAMQ_GRACE_PERIOD_S",
+        help="Seconds in-flight jobs get after SIGTERM.")
+@option("--priority-weights", default=None, envvar="STREAMQ_PRIORITY_WEIGHTS",
+        help="Weighted fetching, e.g. high=6,normal=3,low=1.")
 @option("--metrics-port", type=click.IntRange(1, 65_535), default=None,
         envvar="STREAMQ_METRICS_PORT", help="Serve /metrics on this port (one process only).")
 @option("--metrics-host", default="127.0.0.1", envvar="STREAMQ_METRICS_HOST",
@@ -169,12 +169,12 @@ def run_node(
 
 @main.command()
 @click.argument("app_spec", metavar="APP", default="streamq.demo:app")
-@click.option("-c", "--concurrency", type=click.IntRange(1, 10_000), default=None)
-@click.option("--seed/--no-seed", default=True,
+@option("-c", "--concurrency", type=click.IntRange(1, 10_000), default=None)
+@option("--seed/--no-seed", default=True,
               help="Enqueue the jobs of the app module's `seed(app)` function, if any.")
-@click.option("--host", default="127.0.0.1", envvar="STREAMQ_API_HOST", show_envvar=True)
-@click.option("--port", type=int, default=8000, envvar="STREAMQ_API_PORT", show_envvar=True)
-@click.option("--exit-after", type=float, default=None,
+@option("--host", default="127.0.0.1", envvar="STREAMQ_API_HOST")
+@option("--port", type=int, default=8000, envvar="STREAMQ_API_PORT")
+@option("--exit-after", type=float, default=None,
               help="Stop after this many seconds (for scripted runs).")
 def dev(
     app_spec: str,
@@ -184,8 +184,8 @@ def dev(
     port: int,
     exit_after: float | None,
 ) -> None:
-    """Run worker, scheduler (and API when available) in one process, on a private Redis
-    when STREAMQ_REDIS_URL is unset."""
+    """Run the API, a worker and its scheduler in one process, on a private redis-server
+    (it prints where) when STREAMQ_REDIS_URL is unset."""
     from .dev import run_dev
 
     sys.exit(run_dev(app_spec, concurrency, seed, host, port, exit_after))

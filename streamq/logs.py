@@ -61,8 +61,13 @@ def configure_logging(level: str, fmt: str = "auto", stream: TextIO | None = Non
     (text when the stream is a terminal)."""
     out = stream or sys.stderr
     use_json = fmt == "json" or (fmt == "auto" and not out.isatty())
-    handler = logging.StreamHandler(out)
+    handler = _StreamqHandler(out)
     handler.setFormatter(JsonFormatter() if use_json else TextFormatter())
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    root.handlers[:] = [h for h in root.handlers if not isinstance(h, _StreamqHandler)]
+    root.addHandler(handler)  # replaces only its own handler: calling twice is harmless
     root.setLevel(level.upper())
+
+
+class _StreamqHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The handler `configure_logging` installs (and replaces on a second call)."""

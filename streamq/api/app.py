@@ -8,12 +8,12 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..app import App
-from .auth import SCOPES, auth_enabled, auth_middleware
+from .auth import auth_enabled, auth_middleware
 from .metrics import QueueCollector, metrics_middleware
 from .openapi import build_openapi
 from .problems import problems_middleware
 from .routes import QUEUE_METRICS, ROUTES
-from .state import APP, OPENAPI
+from .state import APP, OPENAPI, SCOPES
 
 log = logging.getLogger("streamq.api")
 
@@ -28,11 +28,11 @@ def create_app(app: App, *, owns_client: bool = False) -> web.Application:
     )
     web_app[APP] = app
     web_app[OPENAPI] = build_openapi(app)
+    web_app[SCOPES] = {route.name: route.scope.value for route in ROUTES}
     if s.queue_metrics:
         web_app[QUEUE_METRICS] = QueueCollector()
     for route in ROUTES:
         web_app.router.add_route(route.method, route.path, route.handler, name=route.name)
-        SCOPES[route.name] = route.scope
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         log.info("API ready: %d tasks, queues %s, auth %s", len(app.tasks),

@@ -18,17 +18,13 @@ from pydantic import SecretStr
 
 from ..settings import Settings
 from .problems import Forbidden, Unauthorized
-from .state import client
+from .state import SCOPES, client
 
 
 class Scope(StrEnum):
     OPEN = "open"
     SUBMIT = "submit"
     ADMIN = "admin"
-
-
-SCOPES: dict[str, Scope] = {}
-"""Route name -> scope, filled by the route table; an unnamed route is admin."""
 
 
 def _tokens(settings: Settings, scope: Scope) -> list[bytes]:
@@ -59,7 +55,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     settings = client(request).settings
     if not auth_enabled(settings):
         return await handler(request)
-    scope = SCOPES.get(request.match_info.route.name or "", Scope.ADMIN)
+    scope = Scope(request.app[SCOPES].get(request.match_info.route.name or "", Scope.ADMIN))
     if scope is Scope.OPEN:
         return await handler(request)
     header = request.headers.get("Authorization", "")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..app import MAX_IDEMPOTENCY_KEY_LEN, MAX_SCHEDULE_AHEAD_S, JobRequest
 from ..control import MAX_PAGE
@@ -14,8 +14,17 @@ from ..keys import STATUSES
 from ..stats import QueueStats
 from .problems import Problem
 
-StrictInt = Annotated[int, Field(strict=True)]
+
+def _no_bool_or_text(value: Any) -> Any:
+    """JSON numbers only: 3 and 3.0 are integers (as in JSON Schema); true and "3" are not."""
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_no_bool_or_text)]
 StrictFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
+MAX_UNIX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 PriorityName = Literal["high", "normal", "medium", "low"]
 StatusName = Literal[STATUSES]  # type: ignore[valid-type]
 
@@ -36,7 +45,7 @@ class JobIn(BaseModel):
     run_at: AwareDatetime | StrictFloat | None = Field(
         None, description="When the job is due: RFC 3339 with an offset, or unix seconds."
     )
-    max_retries: StrictInt | None = Field(None, ge=0, le=1000)
+    max_retries: JsonInt | None = Field(None, ge=0, le=1000)
     timeout: StrictFloat | None = Field(
         None, gt=0, le=7 * 86_400, description="Time limit of one attempt, in seconds."
     )
@@ -101,8 +110,10 @@ class DlqQuery(BaseModel):
     queue: str | None = Field(None, min_length=1, max_length=200)
     type: str | None = Field(None, min_length=1, max_length=200)
     fingerprint: str | None = Field(None, min_length=1, max_length=64)
-    since: float | None = Field(None, ge=0, allow_inf_nan=False, description="Unix seconds.")
-    until: float | None = Field(None, ge=0, allow_inf_nan=False, description="Unix seconds.")
+    since: float | None = Field(None, ge=0, le=MAX_UNIX_S, allow_inf_nan=False,
+                                description="Unix seconds.")
+    until: float | None = Field(None, ge=0, le=MAX_UNIX_S, allow_inf_nan=False,
+                                description="Unix seconds.")
     limit: int = Field(50, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(None, min_length=1, max_length=4096)
 

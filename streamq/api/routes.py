@@ -67,9 +67,9 @@ def _key(request: web.Request, body_key: str | None) -> str | None:
 
 async def submit_job(request: web.Request) -> web.Response:
     job_in = parse_model(JobIn, await _body(request))
+    job_request = job_in.to_request(_key(request, job_in.idempotency_key))
     app = client(request)
-    [result] = await call(request, app.enqueue_many([job_in.to_request(
-        _key(request, job_in.idempotency_key))]))
+    [result] = await call(request, app.enqueue_many([job_request]))
     job = await call(request, app.get_job(result.job_id))
     return _json(job, 202 if result.created else 200, f"/jobs/{job.id}")
 

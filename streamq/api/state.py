@@ -17,6 +17,8 @@ T = TypeVar("T")
 
 APP = web.AppKey("streamq_app", App)
 OPENAPI = web.AppKey("streamq_openapi", dict[str, Any])
+SCOPES = web.AppKey("streamq_scopes", dict[str, str])
+"""Route name -> auth scope (`open`, `submit`, `admin`), from the route table."""
 
 
 def client(request: web.Request) -> App:
