@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from typing import Any
 
 import anyio
 from anyio.abc import ObjectSendStream
@@ -40,6 +41,7 @@ class Fetcher:
         self.jobs = jobs
         self.block_ms = block_ms
         self.burst = burst
+        self._wait_children: dict[str, Any] = {}
 
     async def run(self) -> None:
         await self.store.ensure_groups(self.queue)
@@ -91,8 +93,19 @@ class Fetcher:
             self.state.hold(d)  # now with its run number, for fencing and renewal
             self.state.slots.take()
             wait_s = max(0.0, now_ms - d.enqueued_ms) / 1000
-            QUEUE_WAIT_SECONDS.labels(d.queue, d.priority).observe(wait_s)
-            await self.jobs.send(d)
+            self._queue_wait(d.priority).observe(wait_s)
+            try:  # the channel holds `concurrency` items and slots bound what is in it
+                self.jobs.send_nowait(d)  # type: ignore[attr-defined]
+            except anyio.WouldBlock:
+                await self.jobs.send(d)
+
+    def _queue_wait(self, priority: str) -> Any:
+        child = self._wait_children.get(priority)
+        if child is None:
+            child = self._wait_children[priority] = QUEUE_WAIT_SECONDS.labels(
+                self.queue, priority
+            )
+        return child
 
     async def _unless_paused(self, deliveries: list[Delivery]) -> list[Delivery]:
         """A blocking read that began before a pause can return entries after it: those
