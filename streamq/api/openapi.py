@@ -130,8 +130,9 @@ def _responses(route: Route, schemas: Schemas, problem: Any) -> dict[str, Any]:
             "description": STATUS_TEXT.get(status, "Error"),
             "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
         }
-    if 429 in statuses:
-        responses["429"]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
+    for status in (429, 503):
+        if status in statuses:
+            responses[str(status)]["headers"] = {"Retry-After": {"schema": {"type": "integer"}}}
     return responses
 
 

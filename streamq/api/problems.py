@@ -15,7 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from pydantic import BaseModel, Field
 
-from ..errors import QueueFull, StreamqError
+from ..errors import BackendUnavailable, QueueFull, StreamqError
 
 log = logging.getLogger("streamq.api")
 
@@ -123,12 +123,19 @@ class Problem(BaseModel):
     errors: list[dict[str, Any]] | None = Field(None, description="Validation errors.")
 
 
+GENERIC_DETAIL = {
+    503: "Redis is unavailable or slow; try again shortly (the server log has the cause).",
+    500: "internal error; see the server log",
+}
+
+
 def problem_of(error: StreamqError, path: str) -> Problem:
+    """The problem body; a server-side error's detail is generic (no internal addresses)."""
     return Problem(
         type=TYPE_PREFIX + error.code,
         title=error.title,
         status=error.http_status,
-        detail=error.message,
+        detail=GENERIC_DETAIL.get(error.http_status, error.message),
         instance=path,
         code=error.code,
         field=getattr(error, "field", None),
@@ -140,6 +147,8 @@ def problem_response(error: StreamqError, path: str) -> web.Response:
     headers = {}
     if isinstance(error, QueueFull):
         headers["Retry-After"] = str(error.retry_after_s)
+    if isinstance(error, BackendUnavailable):
+        headers["Retry-After"] = "1"
     if isinstance(error, Unauthorized):
         headers["WWW-Authenticate"] = 'Bearer realm="streamq"'
     body = problem_of(error, path).model_dump(mode="json", exclude_none=True)
@@ -172,7 +181,7 @@ def _from_http(exc: web.HTTPException) -> StreamqError:
         return BodyTooLarge("request body is over the size limit")
     if exc.status < 500:
         return BadRequest(exc.reason or "bad request")
-    return InternalError("internal error; see the server log")
+    return InternalError(f"HTTP {exc.status}")
 
 
 @web.middleware
@@ -190,5 +199,4 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
         return problem_response(_from_http(exc), request.path)
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
-        return problem_response(InternalError("internal error; see the server log"),
-                                request.path)
+        return problem_response(InternalError("unhandled error"), request.path)

@@ -28,8 +28,10 @@ async def test_redis_down_is_503_fast_then_recovers(
                          ("GET", "/jobs")]:
         started = time.monotonic()
         response = await api.request(method, path, json=ADD if method == "POST" else None)
-        await assert_problem(response, 503, "backend-unavailable")
+        body = await assert_problem(response, 503, "backend-unavailable")
         assert time.monotonic() - started < 2.5
+        assert response.headers["Retry-After"] == "1"
+        assert str(own_redis.port) not in body["detail"]  # no internal address
     assert (await api.get("/livez")).status == 200
     own_redis.start()
     assert (await api.get("/readyz")).status == 200
