@@ -21,6 +21,7 @@ class WorkerProcess:
         env: dict[str, str] | None = None,
         args: tuple[str, ...] = (),
         log_path: Path | None = None,
+        module: str = "streamq",
     ) -> None:
         self.env = {
             **os.environ,
@@ -34,7 +35,7 @@ class WorkerProcess:
         if ledger is not None:
             self.env["STREAMQ_TEST_LEDGER"] = str(ledger)
         self.command = [
-            sys.executable, "-m", "streamq", "worker", app_spec, "-c", str(concurrency), *args
+            sys.executable, "-m", module, "worker", app_spec, "-c", str(concurrency), *args
         ]
         self.log_path = log_path
         self.process: subprocess.Popen[bytes] | None = None
