@@ -5,8 +5,10 @@
   rank is found by binary search among them, so a page costs O(log N) plus its length.
   KEYS[1] index zset
   ARGV[1] cursor score ('' = from the newest)   ARGV[2] cursor member   ARGV[3] count
+  (at most; 0 or less = an empty page)
   Returns {member, score, member, score, ...} ]]
 local key, count = KEYS[1], tonumber(ARGV[3])
+if count <= 0 then return {} end  -- ZRANGE key 0 -1 below would return the whole index
 if ARGV[1] == '' then
   return redis.call('ZRANGE', key, '+inf', '-inf', 'BYSCORE', 'REV', 'LIMIT', 0, count,
     'WITHSCORES')

@@ -3,7 +3,7 @@
   its priorities when one of them is resumed.
   KEYS[1] paused hash
   ARGV[1] now_ms   ARGV[2] 'pause' | 'resume'   ARGV[3..] priorities
-  Returns the paused priorities after the change ]]
+  Returns the paused priorities after the change (all three while '*' is set) ]]
 local paused_key = KEYS[1]
 local now = now_ms(ARGV[1])
 local all = {'high', 'normal', 'low'}
@@ -17,8 +17,9 @@ else
   end
   for i = 3, #ARGV do redis.call('HDEL', paused_key, ARGV[i]) end
 end
+local star = redis.call('HEXISTS', paused_key, '*') == 1  -- fetch.lua: '*' pauses all
 local out = {}
 for _, p in ipairs(all) do
-  if redis.call('HEXISTS', paused_key, p) == 1 then table.insert(out, p) end
+  if star or redis.call('HEXISTS', paused_key, p) == 1 then table.insert(out, p) end
 end
 return out

@@ -1,0 +1,162 @@
+"""admit.lua: a slot taken under the limit | parked in the waiting set at the limit (entry
+acknowledged and deleted, record still `queued`) | expired leases reclaimed first | a job
+that already holds a slot (given back by release) keeps it | not runnable: let through."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from streamq.keys import GROUP, PRIORITIES
+from streamq.scripts import Scripts
+
+from .redis_state import NOW, K, State, Stream, ZSet, entry, read_state, record, seed, text
+
+TYPE, LIMIT, LEASE_MS = "email.send", 2, 30_000
+NORMAL = K.stream("normal")
+RUNNING, WAITING = K.running(TYPE), K.waiting(TYPE)
+RANK = {p: i * 2**44 for i, p in enumerate(PRIORITIES)}
+"""The wait rank base of each priority, as the store computes it."""
+
+
+async def admit(
+    scripts: Scripts,
+    jobs: list[tuple[str, str]],
+    stream: str = NORMAL,
+    priority: str = "normal",
+    limit: int = LIMIT,
+) -> Any:
+    """Admit (job id, entry id) pairs fetched from `stream`."""
+    return text(await scripts.admit(
+        keys=[stream, RUNNING, WAITING, *(K.job(job_id) for job_id, _ in jobs)],
+        args=[NOW, GROUP, limit, LEASE_MS, RANK[priority], *(e for _, e in jobs)],
+    ))
+
+
+QUEUED = record("queued")
+FETCHED = Stream([("1-0", entry("j1"))], {"1-0": "w1"}, "1-0")
+"""j1's entry, delivered to w1 by the fetch that precedes admit."""
+ACKED = Stream([], {}, "1-0")
+
+
+def fetched(**more: Any) -> State:
+    return {K.job("j1"): QUEUED, NORMAL: FETCHED, **more}
+
+
+FULL = ZSet({"a": NOW + 5_000, "b": NOW + 9_000})
+"""Two unexpired leases: the type is at its limit."""
+
+CASES = [
+    pytest.param(
+        fetched(), [1], fetched(**{RUNNING: ZSet({"j1": NOW + LEASE_MS})}),
+        id="empty-slot-taken-with-a-lease",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: ZSet({"a": NOW + 5_000})}), [1],
+        fetched(**{RUNNING: ZSet({"a": NOW + 5_000, "j1": NOW + LEASE_MS})}),
+        id="under-limit-slot-taken",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: FULL}), [0],
+        {K.job("j1"): QUEUED, NORMAL: ACKED, RUNNING: FULL,
+         WAITING: ZSet({"j1": RANK["normal"] + NOW})},
+        id="at-limit-parked-entry-acked-deleted-record-unchanged",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: FULL, WAITING: ZSet({"p0": RANK["normal"] + NOW - 10})}), [0],
+        {K.job("j1"): QUEUED, NORMAL: ACKED, RUNNING: FULL,
+         WAITING: ZSet({"p0": RANK["normal"] + NOW - 10, "j1": RANK["normal"] + NOW})},
+        id="parked-behind-older-waiting-jobs",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: FULL, WAITING: ZSet({"j1": RANK["normal"] + NOW - 10})}), [0],
+        {K.job("j1"): QUEUED, NORMAL: ACKED, RUNNING: FULL,
+         WAITING: ZSet({"j1": RANK["normal"] + NOW - 10})},
+        id="parked-again-keeps-its-place",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: ZSet({"a": NOW - 1, "b": NOW + 9_000})}), [1],
+        fetched(**{RUNNING: ZSet({"b": NOW + 9_000, "j1": NOW + LEASE_MS})}),
+        id="expired-lease-dropped-its-slot-taken",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: ZSet({"a": NOW, "b": NOW + 9_000})}), [1],
+        fetched(**{RUNNING: ZSet({"b": NOW + 9_000, "j1": NOW + LEASE_MS})}),
+        id="lease-expiring-now-counts-as-expired",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: ZSet({"a": NOW + 5_000, "j1": NOW + 100})}), [1],
+        fetched(**{RUNNING: ZSet({"a": NOW + 5_000, "j1": NOW + LEASE_MS})}),
+        id="given-back-job-keeps-its-slot-at-the-limit-lease-renewed",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: ZSet({"a": NOW + 5_000, "j1": NOW + 100}),
+                   K.job("j1"): record("processing")}), [1],
+        fetched(**{RUNNING: ZSet({"a": NOW + 5_000, "j1": NOW + LEASE_MS}),
+                   K.job("j1"): record("processing")}),
+        id="redelivered-while-processing-keeps-its-slot",
+    ),
+    pytest.param(
+        fetched(**{RUNNING: FULL, K.job("j1"): record("cancelled")}), [1],
+        fetched(**{RUNNING: FULL, K.job("j1"): record("cancelled")}),
+        id="cancelled-let-through-no-slot-start-skips-it",
+    ),
+    pytest.param(
+        {NORMAL: FETCHED, RUNNING: FULL}, [1], {NORMAL: FETCHED, RUNNING: FULL},
+        id="record-missing-let-through-no-slot",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "reply", "after"), CASES)
+async def test_admit(
+    redis_client: Redis, scripts: Scripts, before: State, reply: list[int], after: State
+) -> None:
+    await seed(redis_client, before)
+    assert await admit(scripts, [("j1", "1-0")]) == reply
+    assert await read_state(redis_client) == after
+
+
+async def test_high_priority_parks_ahead_of_normal(redis_client: Redis, scripts: Scripts) -> None:
+    high = K.stream("high")
+    await seed(redis_client, {
+        K.job("j1"): record("queued", priority="high"),
+        high: FETCHED,
+        RUNNING: FULL,
+        WAITING: ZSet({"n0": RANK["normal"] + NOW - 60_000}),
+    })
+    assert await admit(scripts, [("j1", "1-0")], stream=high, priority="high") == [0]
+    assert await read_state(redis_client) == {
+        K.job("j1"): record("queued", priority="high"),
+        high: ACKED,
+        RUNNING: FULL,
+        WAITING: ZSet({"j1": NOW, "n0": RANK["normal"] + NOW - 60_000}),
+    }
+    order = text(await redis_client.zrange(WAITING, 0, -1))
+    assert order == ["j1", "n0"]
+
+
+async def test_batch_fills_the_free_slots_in_order_and_parks_the_rest(
+    redis_client: Redis, scripts: Scripts
+) -> None:
+    await seed(redis_client, {
+        **{K.job(j): QUEUED for j in ("j1", "j2", "j3")},
+        K.job("j4"): record("cancelled"),
+        NORMAL: Stream(
+            [(f"{i}-0", entry(j)) for i, j in enumerate(("j1", "j2", "j3", "j4"), 1)],
+            {f"{i}-0": "w1" for i in range(1, 5)}, "4-0",
+        ),
+        RUNNING: ZSet({"a": NOW + 5_000}),
+    })
+    pairs = [("j1", "1-0"), ("j2", "2-0"), ("j3", "3-0"), ("j4", "4-0")]
+    assert await admit(scripts, pairs) == [1, 0, 0, 1]
+    assert await read_state(redis_client) == {
+        **{K.job(j): QUEUED for j in ("j1", "j2", "j3")},
+        K.job("j4"): record("cancelled"),
+        NORMAL: Stream([("1-0", entry("j1")), ("4-0", entry("j4"))],
+                       {"1-0": "w1", "4-0": "w1"}, "4-0"),
+        RUNNING: ZSet({"a": NOW + 5_000, "j1": NOW + LEASE_MS}),
+        WAITING: ZSet({"j2": RANK["normal"] + NOW, "j3": RANK["normal"] + NOW}),
+    }

@@ -1,0 +1,135 @@
+"""cron.lua: a tick after the last one fires one job | a tick at or before the last one was
+already taken (by this node or another) and does nothing | a misfire is skipped (only the
+last tick moves) or, under run_once, fired as one job | over the backlog limit the tick is
+taken and no job written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from streamq.scripts import Scripts
+
+from .redis_state import (
+    ANY_ID,
+    NOW,
+    PAYLOAD,
+    K,
+    State,
+    Stream,
+    ZSet,
+    entry,
+    event,
+    events,
+    read_state,
+    record,
+    seed,
+    text,
+)
+
+TYPE, NAME, EVENTS_MAX, MAX_BACKLOG = "email.send", "nightly", 1000, 1000
+NORMAL = K.stream("normal")
+TICK = NOW - 200
+"""The tick being taken: due 200 ms ago."""
+MINUTE = 60_000
+
+
+async def cron(
+    scripts: Scripts, tick: int = TICK, fire: bool = True, job_id: str = "c1",
+    max_backlog: int = MAX_BACKLOG,
+) -> Any:
+    return text(await scripts.cron(
+        keys=[K.cron, K.job(job_id), NORMAL, K.index("queued"), K.index_all,
+              K.index_type(TYPE), K.types, K.events],
+        args=[NOW, NAME, tick, int(fire), job_id, TYPE, PAYLOAD, "normal", 3, "30.0",
+              EVENTS_MAX, max_backlog],
+    ))
+
+
+def last(tick: int) -> dict[str, str]:
+    """The cron hash after `tick` was taken."""
+    return {NAME: str(tick)}
+
+
+def fired(tick: int = TICK, job_id: str = "c1") -> State:
+    """The state after the tick's job was written, on an otherwise empty queue."""
+    return {
+        K.cron: last(tick),
+        K.job(job_id): record("queued", created=NOW, due=tick, cron=NAME, tick=tick),
+        NORMAL: Stream([(ANY_ID, entry(job_id, enq=NOW))]),
+        K.index("queued"): ZSet({job_id: NOW}),
+        K.index_all: ZSet({job_id: NOW}),
+        K.index_type(TYPE): ZSet({job_id: NOW}),
+        K.types: {TYPE},
+        K.events: events(event(job_id, "", "queued")),
+    }
+
+
+TAKEN = {K.cron: last(TICK)}
+AHEAD = {K.cron: last(TICK + MINUTE)}
+BACKLOG = ZSet({"q1": NOW - 5, "q2": NOW - 4})
+
+CASES = [
+    pytest.param({K.cron: last(TICK - MINUTE)}, {}, [1, "c1"], fired(),
+                 id="tick-after-the-last-fires-one-job"),
+    pytest.param({}, {}, [1, "c1"], fired(), id="cron-never-taken-fires"),
+    pytest.param(TAKEN, {}, [0, TICK], TAKEN, id="same-tick-again-does-nothing"),
+    pytest.param(AHEAD, {}, [0, TICK + MINUTE], AHEAD,
+                 id="older-tick-than-the-last-does-nothing"),
+    pytest.param(TAKEN, {"fire": False}, [0, TICK], TAKEN,
+                 id="skip-of-a-taken-tick-does-nothing"),
+    pytest.param(
+        {K.cron: last(TICK - 60 * MINUTE)}, {"fire": False}, [2, TICK], {K.cron: last(TICK)},
+        id="misfire-skip-moves-past-no-job",
+    ),
+    pytest.param(
+        {K.cron: last(TICK - 60 * MINUTE)}, {"fire": True}, [1, "c1"], fired(),
+        id="misfire-run-once-one-job-for-the-latest-missed-tick",
+    ),
+    pytest.param(
+        {K.cron: {NAME: str(TICK - MINUTE), "other": str(TICK + MINUTE)}}, {}, [1, "c1"],
+        {**fired(), K.cron: {NAME: str(TICK), "other": str(TICK + MINUTE)}},
+        id="other-crons-untouched",
+    ),
+    pytest.param(
+        {K.cron: last(TICK - MINUTE), K.index("queued"): BACKLOG}, {"max_backlog": 2},
+        [-2, 2], {K.cron: last(TICK), K.index("queued"): BACKLOG},
+        id="over-backlog-tick-taken-no-job",
+    ),
+    pytest.param(
+        {K.cron: last(TICK - MINUTE), K.index("queued"): BACKLOG}, {"max_backlog": 3},
+        [1, "c1"], {**fired(), K.index("queued"): ZSet({**BACKLOG, "c1": NOW})},
+        id="under-backlog-fires",
+    ),
+]
+
+
+@pytest.mark.parametrize(("before", "call", "reply", "after"), CASES)
+async def test_cron(
+    redis_client: Redis,
+    scripts: Scripts,
+    before: State,
+    call: dict[str, Any],
+    reply: list[Any],
+    after: State,
+) -> None:
+    await seed(redis_client, before)
+    assert await cron(scripts, **call) == reply
+    assert await read_state(redis_client) == after
+
+
+async def test_each_tick_fires_once_whoever_takes_it(
+    redis_client: Redis, scripts: Scripts
+) -> None:
+    """Two nodes take the same tick with the job ids they minted: one job; the next tick
+    fires again."""
+    assert await cron(scripts, job_id="c1") == [1, "c1"]
+    assert await cron(scripts, job_id="c2") == [0, TICK]
+    assert await read_state(redis_client) == fired()
+    assert await cron(scripts, tick=TICK + MINUTE, job_id="c3") == [1, "c3"]
+    state = await read_state(redis_client)
+    assert state[K.cron] == last(TICK + MINUTE)
+    assert sorted(state[K.index_all]) == ["c1", "c3"]
+    assert [e[1]["id"] for e in state[NORMAL].entries] == ["c1", "c3"]
