@@ -11,6 +11,7 @@ removal is checked in the `trim` script.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 
 import anyio
@@ -22,12 +23,18 @@ log = logging.getLogger("streamq.worker")
 
 class Janitor:
     def __init__(
-        self, store: Store, queues: Sequence[str], interval_s: float = 30.0, batch: int = 500
+        self,
+        store: Store,
+        queues: Sequence[str],
+        interval_s: float = 30.0,
+        batch: int = 500,
+        budget_s: float = 2.0,
     ) -> None:
         self.store = store
         self.queues = list(queues)
         self.interval_s = interval_s
         self.batch = batch
+        self.budget_s = budget_s
         self.offsets: dict[str, int] = {}
 
     async def run(self) -> None:
@@ -47,12 +54,23 @@ class Janitor:
             indices = [(k.index_all, "")]
             indices += [(k.index_type(t), t) for t in await self.store.job_types(queue)]
             for key, job_type in indices:
-                offset = self.offsets.get(key, 0)
-                checked, gone = await self.store.sweep_index(
-                    queue, key, job_type, cutoff, offset, self.batch
-                )
-                removed += gone
-                self.offsets[key] = 0 if checked < self.batch else offset + checked - gone
+                removed += await self._catch_up(queue, key, job_type, cutoff)
         if removed:
             log.info("retention: dropped %d index entries of expired jobs", removed)
         return removed
+
+    async def _catch_up(self, queue: str, key: str, job_type: str, cutoff: int) -> int:
+        """Batch after batch until the index is caught up or the sweep's time budget is
+        spent: one batch per interval fell behind any throughput above batch/interval
+        (17 jobs/s), and the index grew without bound."""
+        removed = 0
+        deadline = time.monotonic() + self.budget_s
+        while True:
+            offset = self.offsets.get(key, 0)
+            checked, gone = await self.store.sweep_index(
+                queue, key, job_type, cutoff, offset, self.batch
+            )
+            removed += gone
+            self.offsets[key] = 0 if checked < self.batch else offset + checked - gone
+            if checked < self.batch or time.monotonic() > deadline:
+                return removed

@@ -145,7 +145,10 @@ class Node:
         limiter = Limiter(
             self.store, self.state, self.queues, min(1.0, s.visibility_timeout_ms / 3000)
         )
-        janitor = Janitor(self.store, self.queues)
+        # Sweeping more often than the shortest retention finds nothing new; less often
+        # lets short-lived records' index entries pile up between sweeps.
+        janitor = Janitor(self.store, self.queues,
+                          interval_s=min(30.0, s.result_ttl_s, s.failed_ttl_s))
         tg.start_soon(supervise, "cron", cron.run)
         tg.start_soon(supervise, "limiter", limiter.run)
         tg.start_soon(supervise, "janitor", janitor.run)
