@@ -12,6 +12,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import orjson
 from redis.asyncio import Redis
+from redis.exceptions import BusyLoadingError, OutOfMemoryError, ReadOnlyError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -694,6 +695,10 @@ class App:
             return await coro
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise BackendUnavailable(f"Redis is unavailable: {exc}") from exc
+        except (OutOfMemoryError, BusyLoadingError, ReadOnlyError) as exc:
+            # Refused before anything was written (a script fails on its first write):
+            # out of memory, still loading its data, or a replica. Try again later.
+            raise BackendUnavailable(f"Redis refuses writes: {exc}") from exc
 
 
 def _count_enqueued(

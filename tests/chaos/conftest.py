@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from tests.support.checker import FaultLog
-from tests.support.fixtures import client, ledger_path, proxies, redis_servers, workers
+from tests.support.fixtures import apis, client, ledger_path, proxies, redis_servers, workers
 
-__all__ = ["client", "faults", "ledger_path", "proxies", "redis_servers", "workers"]
+__all__ = ["apis", "client", "faults", "ledger_path", "proxies", "redis_servers", "workers"]
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import pytest
 
 from streamq import App, Settings
 from streamq.devredis import RedisServer
-from tests.support.procs import WorkerProcess
+from tests.support.procs import ApiProcess, WorkerProcess
 from tests.support.proxy import Proxy
 
 
@@ -78,3 +78,19 @@ def proxies() -> Iterator[Callable[[int], Proxy]]:
     yield start
     for proxy in started:
         proxy.stop()
+
+
+@pytest.fixture
+def apis(tmp_path: Path) -> Iterator[Callable[..., ApiProcess]]:
+    """Start `streamq api` processes; each is stopped by its pid after the test."""
+    started: list[ApiProcess] = []
+
+    def start(redis_url: str, **options: Any) -> ApiProcess:
+        options.setdefault("log_path", tmp_path / f"api-{len(started)}.log")
+        api = ApiProcess(redis_url, **options)
+        started.append(api)
+        return api.start()
+
+    yield start
+    for api in started:
+        api.stop()

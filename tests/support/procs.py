@@ -90,3 +90,65 @@ class WorkerProcess:
             self.process.wait(5)
         except subprocess.TimeoutExpired:
             self.kill()
+
+
+class ApiProcess:
+    """`python -m streamq api APP` on a free port, with its own environment and log file,
+    stopped by its own pid."""
+
+    def __init__(
+        self,
+        redis_url: str,
+        log_path: Path,
+        app_spec: str = "tests.support.tasks:app",
+        env: dict[str, str] | None = None,
+    ) -> None:
+        from streamq.devredis import free_port
+
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self.env = {**os.environ, "STREAMQ_REDIS_URL": redis_url, **(env or {})}
+        self.command = [sys.executable, "-m", "streamq", "api", app_spec,
+                        "--port", str(self.port)]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout_s: float = 20.0) -> ApiProcess:
+        import time
+        import urllib.request
+
+        cwd = Path(__file__).resolve().parents[2]
+        with open(self.log_path, "ab") as out:
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
+            )
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/livez", timeout=1):
+                    return self
+            except OSError:
+                if self.process.poll() is not None:
+                    break
+                time.sleep(0.1)
+        raise AssertionError(f"API did not start: {self.log_path.read_text()[-2000:]}")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        if self.alive():
+            os.kill(self.pid, signal.SIGCONT)
+            self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
