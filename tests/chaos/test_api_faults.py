@@ -3,10 +3,13 @@ malformed and mutated requests, and without (or with the wrong) credentials."""
 
 from __future__ import annotations
 
+import io
+import random
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import anyio
@@ -17,7 +20,7 @@ from streamq.devredis import RedisServer
 from streamq.keys import QueueKeys
 from tests.support.checker import check_run
 from tests.support.ledger import read_ledger
-from tests.support.observe import wait_terminal
+from tests.support.observe import rss_bytes, wait_terminal
 from tests.support.procs import ApiProcess, WorkerProcess
 from tests.support.report import Size, record, sizes
 
@@ -120,3 +123,250 @@ async def test_out_of_memory_is_503_or_429_with_retry_after_and_half_writes_noth
     report.assert_clean()
     assert resumed and min(resumed) <= 1.0, figures
     assert worker.alive(), figures
+
+
+# -- scenario 10: bad input ---------------------------------------------------------------------
+
+JSON_CT = {"Content-Type": "application/json"}
+WORK = b'{"type": "ledger.work", "payload": {"seconds": 0.01}}'
+
+
+def _nested(levels: int) -> bytes:
+    return b'{"type": "ledger.work", "payload": {"seconds": ' + b"[" * levels + b"]" * levels \
+        + b"}}"
+
+
+MALFORMED: list[tuple[str, bytes, dict[str, str], int]] = [
+    ("bad json", b'{"type": "ledger.work", ', JSON_CT, 400),
+    ("nan", b'{"type": "ledger.work", "payload": {"seconds": NaN}}', JSON_CT, 400),
+    ("infinity", b'{"type": "ledger.work", "payload": {"seconds": -Infinity}}', JSON_CT, 400),
+    ("deep nesting", _nested(5000), JSON_CT, 400),
+    ("invalid utf-8", b'{"type": "ledger.\xff\xfe", "payload": {}}', JSON_CT, 400),
+    ("lone surrogate", b'{"type": "ledger.work", "payload": {"s": "\\ud800"}}', JSON_CT, 400),
+    ("wrong content type", WORK, {"Content-Type": "text/plain"}, 415),
+    ("no content type", WORK, {}, 415),
+    ("body not an object", b'["ledger.work"]', JSON_CT, 422),
+    ("type not a string", b'{"type": 7}', JSON_CT, 422),
+    ("payload not an object", b'{"type": "ledger.work", "payload": [1]}', JSON_CT, 422),
+    ("payload field type", b'{"type": "ledger.work", "payload": {"seconds": "x"}}', JSON_CT,
+     422),
+    ("retries a string", b'{"type": "ledger.work", "payload": {"seconds": 0},'
+     b' "max_retries": "3"}', JSON_CT, 422),
+    ("unknown task", b'{"type": "no.such.task", "payload": {}}', JSON_CT, 422),
+    ("oversized payload", b'{"type": "ledger.note", "payload": {"text": "'
+     + b"x" * 300_000 + b'"}}', JSON_CT, 413),
+    ("oversized body", b'{"type": "ledger.work", "pad": "' + b"x" * (5 * 1024 * 1024) + b'"}',
+     JSON_CT, 413),
+    ("empty idempotency key", b'{"type": "ledger.work", "payload": {"seconds": 0},'
+     b' "idempotency_key": ""}', JSON_CT, 422),
+    ("long idempotency key header", WORK, {**JSON_CT, "Idempotency-Key": "k" * 300}, 422),
+    ("key header and body differ", b'{"type": "ledger.work", "payload": {"seconds": 0},'
+     b' "idempotency_key": "a"}', {**JSON_CT, "Idempotency-Key": "b"}, 422),
+]
+
+
+async def _snapshot(redis: Redis) -> tuple[Any, ...]:
+    """Everything a refused request could have changed: the dataset's digest, the key set,
+    the stream lengths."""
+    keys = sorted([k async for k in redis.scan_iter(count=1000)])
+    lengths = [await redis.xlen(k) for k in keys if await redis.type(k) == b"stream"]
+    digest = await redis.execute_command("DEBUG", "DIGEST")  # type: ignore[no-untyped-call]
+    return await redis.dbsize(), keys, lengths, digest
+
+
+def _mutate(rng: random.Random, body: bytes) -> bytes:
+    data = bytearray(body)
+    for _ in range(rng.randint(1, 4)):
+        op = rng.randrange(6)
+        at = rng.randrange(len(data) + 1)
+        if op == 0 and data:  # flip a byte
+            data[min(at, len(data) - 1)] = rng.randrange(256)
+        elif op == 1:  # truncate
+            del data[at:]
+        elif op == 2:  # insert noise
+            data[at:at] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 8)))
+        elif op == 3:  # insert JSON-ish tokens
+            data[at:at] = rng.choice([b"NaN", b"[", b"{", b'"', b"\\u0000", b"1e999", b",",
+                                      b"null", b"-0", b"\xed\xa0\x80", b"}" * 50])
+        elif op == 4 and data:  # duplicate a span
+            end = min(len(data), at + rng.randint(1, 64))
+            data[at:at] = data[at:end] * rng.randint(1, 50)
+        else:  # swap a value for another type
+            data = bytearray(bytes(data).replace(b"0.01", rng.choice(
+                [b'"0.01"', b"[]", b"{}", b"true", b"1e400", b"-1"]), 1))
+    return bytes(data)
+
+
+SEEDS = [  # refused as they are: an unknown task, a bad payload, bad fields
+    b'{"type": "no.such.task", "payload": {"seconds": 0.01}}',
+    b'{"type": "ledger.work", "payload": {"seconds": "0.01"}}',
+    b'{"type": "ledger.work", "payload": {"seconds": 0.01}, "priority": "urgent"}',
+    b'{"type": "ledger.work", "payload": {"seconds": 0.01}, "delay": -1}',
+    b'{"type": "ledger.work", "payload": {"seconds": 0.01}, "colour": "red"}',
+]
+
+
+@pytest.mark.parametrize("size", sizes(ci={"fuzz": 2000}, soak={"fuzz": 10_000}))
+async def test_malformed_requests_are_4xx_and_change_nothing_in_redis(
+    size: Size,
+    redis_servers: Callable[..., RedisServer],
+    apis: Callable[..., ApiProcess],
+) -> None:
+    server = redis_servers("everysec", extra_args=("--enable-debug-command", "local"))
+    api = apis(server.url)
+    rng = random.Random(10)
+    wrong: list[tuple[str, int]] = []
+    fuzz = Counter[int]()
+    async with Redis.from_url(server.url) as redis, aiohttp.ClientSession() as http:
+        async with http.post(f"{api.url}/jobs", data=WORK, headers=JSON_CT) as resp:
+            assert resp.status == 202  # one job: a queue that exists, streams that exist
+        before = await _snapshot(redis)
+        for name, body, headers, status in MALFORMED:
+            async with http.post(f"{api.url}/jobs", data=io.BytesIO(body),
+                                 headers=headers) as resp:
+                await resp.read()
+                if resp.status != status:
+                    wrong.append((name, resp.status))
+        after_table = await _snapshot(redis)
+        rss_before = rss_bytes(api.pid)
+        sem = anyio.Semaphore(16)
+
+        async def send(body: bytes, headers: dict[str, str]) -> None:
+            async with sem:
+                try:
+                    async with http.post(f"{api.url}/jobs", data=body, headers=headers,
+                                         timeout=aiohttp.ClientTimeout(total=10)) as resp:
+                        await resp.read()
+                        fuzz[resp.status] += 1
+                except aiohttp.ClientError:
+                    fuzz[-1] += 1  # the server closed the connection: not an answer
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(size["fuzz"]):
+                headers = dict(JSON_CT)
+                if rng.random() < 0.1:
+                    headers["Content-Type"] = rng.choice(
+                        ["application/json; charset=latin-1", "application/x+json", "text/json",
+                         "application/jsonx", ""])
+                if rng.random() < 0.1:
+                    headers["Idempotency-Key"] = rng.choice(["", " ", "k" * 257, "ü", "a\tb"])
+                await sem.acquire()
+                sem.release()
+                tg.start_soon(send, _mutate(rng, rng.choice(SEEDS)), headers)
+        rss_after = rss_bytes(api.pid)
+        after_fuzz = await _snapshot(redis)
+        created = len(after_fuzz[1]) - len(before[1])
+    accepted = sum(n for status, n in fuzz.items() if 200 <= status < 300)
+    figures = {
+        "malformed_cases": len(MALFORMED),
+        "wrong_status": wrong,
+        "redis_unchanged_by_table": after_table == before,
+        "fuzz_requests": sum(fuzz.values()),
+        "fuzz_answers": dict(fuzz),
+        "fuzz_5xx": sum(n for status, n in fuzz.items() if status >= 500),
+        "fuzz_accepted": accepted,
+        "keys_created": created,
+        "api_rss_growth_mb": round((rss_after - rss_before) / 1024 / 1024, 1),
+    }
+    record("10-bad-input", size, figures)
+    assert not wrong, figures
+    assert after_table == before, "a refused request changed Redis"
+    assert figures["fuzz_5xx"] == 0 and fuzz[-1] == 0, figures
+    if accepted == 0:
+        assert after_fuzz == before, figures
+    assert created <= 4 * accepted, figures  # record + idempotency key + indices per job
+    assert rss_after - rss_before < 20 * 1024 * 1024, figures
+
+
+# -- scenario 11: authentication --------------------------------------------------------------
+
+SUBMIT_TOKEN = "submit-5b1f0c3e9d7a4e21"
+ADMIN_TOKEN = "admin-c41d9e7a0b2f4c88"
+WRONG_TOKEN = "wrong-8e2a61d4f0c93b57"
+
+
+async def _unread_upload(api: ApiProcess, body_bytes: int, sent_bytes: int) -> tuple[int, bool]:
+    """POST a body of `body_bytes` but send only `sent_bytes` of it: returns the status of
+    the answer, and whether it came before the rest of the body was sent."""
+    stream = await anyio.connect_tcp("127.0.0.1", api.port)
+    async with stream:
+        head = (f"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {body_bytes}\r\n\r\n").encode()
+        await stream.send(head + b"{" + b" " * (sent_bytes - 1))
+        reply = b""
+        with anyio.move_on_after(5):
+            while b"\r\n\r\n" not in reply:
+                reply += await stream.receive()
+        if not reply:
+            return 0, False
+        return int(reply.split(b" ", 2)[1]), True
+
+
+@pytest.mark.parametrize("size", sizes(ci={"requests": 200}, soak={"requests": 2000}))
+async def test_auth_refuses_before_reading_and_never_logs_a_token(
+    size: Size,
+    redis_servers: Callable[..., RedisServer],
+    apis: Callable[..., ApiProcess],
+    tmp_path: Path,
+) -> None:
+    server = redis_servers("everysec")
+    api = apis(server.url, env={"STREAMQ_API_SUBMIT_TOKEN": SUBMIT_TOKEN,
+                                "STREAMQ_API_ADMIN_TOKEN": ADMIN_TOKEN,
+                                "STREAMQ_LOG_LEVEL": "debug"})
+    bearer = {"submit": {"Authorization": f"Bearer {SUBMIT_TOKEN}"},
+              "admin": {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+              "wrong": {"Authorization": f"Bearer {WRONG_TOKEN}"},
+              "basic": {"Authorization": f"Basic {SUBMIT_TOKEN}"}}
+    seen: dict[str, tuple[int, str | None]] = {}
+    async with aiohttp.ClientSession() as http:
+
+        async def ask(name: str, method: str, path: str, headers: dict[str, str] | None = None,
+                      body: dict[str, Any] | None = None) -> int:
+            async with http.request(method, f"{api.url}{path}", headers=headers,
+                                    json=body) as resp:
+                await resp.read()
+                seen[name] = (resp.status, resp.headers.get("WWW-Authenticate"))
+                return resp.status
+
+        for i in range(size["requests"] // 10):
+            await ask("no token", "POST", "/jobs", body=JOB)
+            await ask("wrong token", "POST", "/jobs", bearer["wrong"], JOB)
+            await ask("basic scheme", "POST", "/jobs", bearer["basic"], JOB)
+            await ask("token in query", "POST", f"/jobs?access_token={SUBMIT_TOKEN}"
+                      f"&token={ADMIN_TOKEN}", body=JOB)
+            await ask("submit token on admin route", "GET", "/jobs", bearer["submit"])
+            await ask("submit token on dlq", "GET", "/dlq", bearer["submit"])
+            await ask("submit token submits", "POST", "/jobs", bearer["submit"], JOB)
+            await ask("admin token lists", "GET", "/jobs", bearer["admin"])
+            await ask("probe open", "GET", "/readyz")
+            await ask("no token on admin route", "DELETE", f"/jobs/x{i}")
+        rss_before = rss_bytes(api.pid)
+        status, early = await _unread_upload(api, 10 * 1024 * 1024, 64 * 1024)
+        rss_after = rss_bytes(api.pid)
+        server.kill()  # errors get logged: with the request, never with its token
+        await ask("redis down", "POST", f"/jobs?token={SUBMIT_TOKEN}", bearer["submit"], JOB)
+        await ask("redis down, wrong token", "GET", f"/jobs/x?t={WRONG_TOKEN}", bearer["wrong"])
+    log = api.log_path.read_text(errors="replace")
+    leaked = [t for t in (SUBMIT_TOKEN, ADMIN_TOKEN, WRONG_TOKEN) if t in log]
+    figures = {
+        "requests": size["requests"],
+        "answers": {name: s for name, (s, _) in seen.items()},
+        "unauthenticated_10mb_body": status,
+        "answered_before_body_read": early,
+        "api_rss_growth_during_upload_mb": round((rss_after - rss_before) / 1024 / 1024, 2),
+        "log_lines": log.count("\n"),
+        "tokens_in_log": len(leaked),
+    }
+    record("11-auth", size, figures)
+    for name in ("no token", "wrong token", "basic scheme", "token in query",
+                 "no token on admin route"):
+        assert seen[name] == (401, 'Bearer realm="streamq"'), (name, figures)
+    assert seen["submit token on admin route"][0] == 403, figures
+    assert seen["submit token on dlq"][0] == 403, figures
+    assert seen["submit token submits"][0] == 202, figures
+    assert seen["admin token lists"][0] == 200 and seen["probe open"][0] == 200, figures
+    assert (status, early) == (401, True), figures
+    assert rss_after - rss_before < 5 * 1024 * 1024, figures
+    assert seen["redis down"][0] == 503 and seen["redis down, wrong token"][0] == 401, figures
+    assert "POST /jobs" in log, "the outage is logged (and so could leak a token)"
+    assert not leaked, figures

@@ -53,3 +53,11 @@ async def crash(ctx: Context) -> None:
     """Kills its own worker process: a job no worker survives."""
     record("start", ctx)
     os.kill(os.getpid(), 9)
+
+
+@app.task("ledger.note", max_retries=0)
+async def note(text: str, ctx: Context) -> int:
+    """Takes a string (for payload-size tests); records its start and end."""
+    record("start", ctx)
+    record("done", ctx)
+    return len(text)
