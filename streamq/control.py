@@ -263,6 +263,9 @@ def check_limit(limit: int) -> int:
     return limit
 
 
+MAX_UNIX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+
+
 def to_ms(value: datetime | float | int | None, name: str) -> int | None:
     """Unix milliseconds of a datetime or unix seconds; None stays None."""
     if value is None:
@@ -275,6 +278,8 @@ def to_ms(value: datetime | float | int | None, name: str) -> int | None:
         raise ValidationError(f"{name} must be a datetime or unix seconds", field=name)
     if value < 0:
         raise ValidationError(f"{name} must not be negative", field=name)
+    if value > MAX_UNIX_S:  # beyond year 9999: no stream id or score can hold it
+        raise ValidationError(f"{name} is too far in the future", field=name)
     return round(value * 1000)
 
 

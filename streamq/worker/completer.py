@@ -113,7 +113,7 @@ class Completer:
             self.stale += 1
             STALE_OUTCOMES.labels(d.queue).inc()
             log.info("outcome of job %s run %d fenced off: a newer attempt owns it", d.job_id,
-                     d.run)
+                     d.run, extra={"job_id": d.job_id, "task": d.type, "queue": d.queue})
             return
         if code != APPLIED:
             return

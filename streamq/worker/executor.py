@@ -60,7 +60,8 @@ class Executor:
                 try:
                     outcome = await self.run_one(delivery)
                 except Exception as exc:  # a defect of ours, not the handler's
-                    log.exception("executing job %s failed", delivery.job_id)
+                    log.exception("executing job %s failed", delivery.job_id,
+                                  extra=_fields(delivery))
                     outcome = _final(delivery, "internal error", type(exc).__name__, str(exc))
                 finally:
                     gauge.dec()
@@ -162,7 +163,8 @@ class Executor:
         tb = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
         kind = OutcomeKind.RETRY if decision.retry else OutcomeKind.FAILED
         if not decision.retry:
-            log.warning("job %s (%s) failed for good: %s", d.job_id, d.type, decision.reason)
+            log.warning("job %s (%s) failed for good: %s", d.job_id, d.type, decision.reason,
+                        extra=_fields(d))
         return Outcome(
             d,
             kind,
@@ -176,3 +178,8 @@ class Executor:
 
 def _final(d: Delivery, reason: str, error_type: str, error: str) -> Outcome:
     return Outcome(d, OutcomeKind.FAILED, error=error[:2000], error_type=error_type, reason=reason)
+
+
+def _fields(d: Delivery) -> dict[str, object]:
+    """The job's identity, bound on a log record (structured logs show them as fields)."""
+    return {"job_id": d.job_id, "task": d.type, "queue": d.queue, "attempt": d.attempt}
