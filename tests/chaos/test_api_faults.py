@@ -23,52 +23,11 @@ from tests.support.ledger import read_ledger
 from tests.support.observe import rss_bytes, wait_terminal
 from tests.support.procs import ApiProcess, WorkerProcess
 from tests.support.report import Size, record, sizes
+from tests.support.submissions import JOB, Submissions, submit_for
 
 pytestmark = pytest.mark.chaos
 
 K = QueueKeys("streamq", "default")
-JOB = {"type": "ledger.work", "payload": {"seconds": 0.01}}
-
-
-class Submissions:
-    """What the API answered to each POST /jobs: status, Retry-After, job id, time."""
-
-    def __init__(self) -> None:
-        self.answers: list[tuple[float, int, str | None, str | None]] = []
-
-    async def post(self, http: aiohttp.ClientSession, url: str, timeout_s: float) -> int:
-        try:
-            async with http.post(f"{url}/jobs", json=JOB,
-                                 timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
-                body = await resp.json(content_type=None)
-                job_id = body.get("id") if resp.status in (200, 202) else None
-                self.answers.append(
-                    (time.time(), resp.status, resp.headers.get("Retry-After"), job_id)
-                )
-                return resp.status
-        except (TimeoutError, aiohttp.ClientError):
-            self.answers.append((time.time(), 0, None, None))  # 0: no answer in time
-            return 0
-
-    @property
-    def accepted(self) -> list[str]:
-        return [j for _, status, _, j in self.answers if status == 202 and j]
-
-    def statuses(self) -> Counter[int]:
-        return Counter(status for _, status, _, _ in self.answers)
-
-
-async def _submit_for(subs: Submissions, http: aiohttp.ClientSession, api: ApiProcess,
-                      seconds: float, rate: float, timeout_s: float = 5.0) -> None:
-    began = time.monotonic()
-    async with anyio.create_task_group() as tg:
-        i = 0
-        while time.monotonic() - began < seconds:
-            tg.start_soon(subs.post, http, api.url, timeout_s)
-            i += 1
-            await anyio.sleep(max(0.0, began + i / rate - time.monotonic()))
-
-
 @pytest.mark.parametrize(
     "size", sizes(ci={"before_s": 2, "oom_s": 3, "after_s": 2, "rate": 50},
                   soak={"before_s": 10, "oom_s": 30, "after_s": 10, "rate": 200})
@@ -85,15 +44,15 @@ async def test_out_of_memory_is_503_or_429_with_retry_after_and_half_writes_noth
     api = apis(server.url)
     subs = Submissions()
     async with Redis.from_url(server.url) as redis, aiohttp.ClientSession() as http:
-        await _submit_for(subs, http, api, size["before_s"], size["rate"])
+        await submit_for(subs, http, api, size["before_s"], size["rate"])
         used = int((await redis.info("memory"))["used_memory"])
         await redis.config_set("maxmemory", used + 64 * 1024)  # full within a few jobs
         oom_began = time.time()
-        await _submit_for(subs, http, api, size["oom_s"], size["rate"])
+        await submit_for(subs, http, api, size["oom_s"], size["rate"])
         during = subs.statuses()
         await redis.config_set("maxmemory", 0)
         freed = time.time()
-        await _submit_for(subs, http, api, size["after_s"], size["rate"])
+        await submit_for(subs, http, api, size["after_s"], size["rate"])
         await wait_terminal(redis, subs.accepted, 30)
         ledger = read_ledger(ledger_path)
         report = await check_run(redis, subs.accepted, ledger)

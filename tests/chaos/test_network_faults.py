@@ -1,7 +1,8 @@
-"""Scenario 7: a stalled Redis (DEBUG SLEEP shorter and longer than the visibility timeout),
-connections killed every second (CLIENT KILL), one worker cut off behind a half-open link
-(proxy black hole), and 200 ms of added latency on every link. No job is lost; a job runs
-twice only where a lease really expired (its record counts the lost delivery)."""
+"""Scenario 7, workers and API: a stalled Redis (DEBUG SLEEP shorter and longer than the
+visibility timeout), connections killed every second (CLIENT KILL), one worker cut off
+behind a half-open link (proxy black hole), and 200 ms of added latency on every link.
+No job is lost; a job runs twice only where a lease really expired (its record counts the
+lost delivery); the API answers 202 or 503 within its deadline and never hangs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import anyio
 import pytest
 from redis.asyncio import Redis
@@ -20,14 +22,16 @@ from streamq.keys import QueueKeys
 from tests.support.checker import FaultLog, check_run
 from tests.support.ledger import read_ledger
 from tests.support.observe import wait_terminal
-from tests.support.procs import WorkerProcess
-from tests.support.producer import Producer
+from tests.support.procs import ApiProcess, WorkerProcess
+from tests.support.producer import Producer, Submission
 from tests.support.proxy import Proxy
 from tests.support.report import Size, record, sizes
+from tests.support.submissions import Submissions, submit_for
 
 pytestmark = pytest.mark.chaos
 
 VISIBILITY_S = 2.0
+API_DEADLINE_S = 2.0
 K = QueueKeys("streamq", "default")
 
 
@@ -35,9 +39,9 @@ class Rig:
     """Redis, one proxy and one worker per node, a producer straight to Redis."""
 
     def __init__(self, server: RedisServer, proxies: list[Proxy], pool: list[WorkerProcess],
-                 redis: Redis, faults: FaultLog) -> None:
+                 redis: Redis, faults: FaultLog, api_link: Proxy) -> None:
         self.server, self.proxies, self.pool = server, proxies, pool
-        self.redis, self.faults = redis, faults
+        self.redis, self.faults, self.api_link = redis, faults, api_link
 
 
 async def _debug_sleep(rig: Rig, size: Size, seconds: float) -> None:
@@ -72,13 +76,13 @@ async def _black_hole(rig: Rig, size: Size) -> None:
 
 
 async def _delay(rig: Rig, size: Size) -> None:
-    """200 ms more each way on every worker's link."""
+    """200 ms more each way on every link (workers and API)."""
     await anyio.sleep(1.0)
     began = time.time()
-    for proxy in rig.proxies:
+    for proxy in [*rig.proxies, rig.api_link]:
         proxy.set_mode("delay", delay_s=0.2)
     await anyio.sleep(size["seconds"])
-    for proxy in rig.proxies:
+    for proxy in [*rig.proxies, rig.api_link]:
         proxy.set_mode("pass")
     rig.faults.add("delay-200ms", began=began, ended=time.time())
 
@@ -111,6 +115,7 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
     redis_servers: Callable[..., RedisServer],
     proxies: Callable[[int], Proxy],
     workers: Callable[..., WorkerProcess],
+    apis: Callable[..., ApiProcess],
     ledger_path: Path,
     faults: FaultLog,
 ) -> None:
@@ -118,19 +123,28 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
     server = redis_servers("everysec", extra_args=("--enable-debug-command", "local"))
     links = [proxies(server.port) for _ in range(2)]
     pool = [workers(link.url, concurrency=10) for link in links]
+    api_link = proxies(server.port)
+    api = apis(api_link.url, env={"STREAMQ_API_DEADLINE_S": str(API_DEADLINE_S)})
+    subs = Submissions()
     app = App(Settings(redis_url=server.url, redis_timeout_s=5.0))
     producer = Producer(app)
     run_s = size["seconds"] + (3 if "stalls" in size.values else 2)
     async with Redis.from_url(server.url) as redis:
-        rig = Rig(server, links, pool, redis, faults)
+        rig = Rig(server, links, pool, redis, faults, api_link)
         try:
             with anyio.fail_after(20):
                 while await redis.zcard(K.workers) < len(pool):
                     await anyio.sleep(0.1)
-            async with anyio.create_task_group() as tg:
+            async with anyio.create_task_group() as tg, aiohttp.ClientSession() as http:
                 tg.start_soon(inject, rig, size)
+                # The API too, 10 submissions a second; a client that waits this long for
+                # an answer has met an API that hangs.
+                tg.start_soon(submit_for, subs, http, api, run_s, 10, API_DEADLINE_S + 8)
                 await producer.run(lambda _i: JobRequest("ledger.work", {"seconds": 0.1}),
                                    50, run_s, batch=2)
+            producer.log.submissions += [
+                Submission(j, "accepted", at) for at, _, _, j in subs.answers if j
+            ]
             drain_s = await wait_terminal(redis, producer.log.accepted, 60)
             ledger = read_ledger(ledger_path)
             report = await check_run(redis, producer.log, ledger, faults)
@@ -152,6 +166,8 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
         "duplicated_without_expired_lease": len(duplicated - expired),
         "drain_s": round(drain_s, 2),
         "workers_alive": sum(w.alive() for w in pool),
+        "api_answers": dict(subs.statuses()),
+        "api_latency_max_s": round(max(subs.latencies), 3),
     }
     record(f"7-{case}", size, figures)
     report.assert_clean()
@@ -162,6 +178,12 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
     else:
         assert expired, f"{case} should have cost some leases: {figures}"
     assert all(w.alive() for w in pool), "workers ride the fault out"
+    # The API answers within its deadline (plus a second for the answer itself), 202 or
+    # 503 with Retry-After, and never hangs (status 0).
+    assert set(subs.statuses()) <= {202, 503}, figures
+    assert max(subs.latencies) <= API_DEADLINE_S + 1.0, figures
+    if case == "debug-sleep-3s":
+        assert subs.statuses()[503] > 0, f"a 3 s stall outlasts the API's deadline: {figures}"
 
 
 def _duplicated_jobs(ledger: list[Any]) -> set[str]:
