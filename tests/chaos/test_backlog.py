@@ -1,5 +1,5 @@
 """Scenario 12: a backlog of small jobs. Redis memory per queued job is measured and bounded;
-worker memory does not grow with the backlog; the backlog drains to empty streams and
+worker and API memory do not grow with the backlog; the backlog drains to empty streams and
 pending lists, and once the finished records' retention is over, Redis memory is back near
 where it started (records expired, listing indices swept)."""
 
@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import anyio
 import pytest
 from redis.asyncio import Redis
@@ -19,7 +20,7 @@ from streamq.keys import QueueKeys
 from tests.support.checker import queue_leftovers
 from tests.support.ledger import counts, read_ledger
 from tests.support.observe import rss_bytes
-from tests.support.procs import WorkerProcess
+from tests.support.procs import ApiProcess, WorkerProcess
 from tests.support.report import Size, record, sizes
 
 pytestmark = pytest.mark.chaos
@@ -41,6 +42,7 @@ async def test_backlog_memory_per_job_is_bounded_and_drains_back_to_baseline(
     size: Size,
     redis_servers: Callable[..., RedisServer],
     workers: Callable[..., WorkerProcess],
+    apis: Callable[..., ApiProcess],
     ledger_path: Path,
 ) -> None:
     n = size["jobs"]
@@ -50,6 +52,8 @@ async def test_backlog_memory_per_job_is_bounded_and_drains_back_to_baseline(
     try:
         async with Redis.from_url(server.url) as redis:
             await app.store.ensure_groups("default")
+            api = apis(server.url)
+            api_rss = [rss_bytes(api.pid)]
             baseline = await _used_memory(redis)
             began = time.monotonic()
             for i in range(0, n, 2000):
@@ -67,10 +71,15 @@ async def test_backlog_memory_per_job_is_bounded_and_drains_back_to_baseline(
             await anyio.sleep(1.0)
             rss_early = [rss_bytes(w.pid) for w in pool]
             began = time.monotonic()
-            with anyio.fail_after(max(60, n / 1000)):
-                while (await redis.zcard(K.index("queued"))
-                       + await redis.zcard(K.index("processing"))):
-                    await anyio.sleep(0.5)
+            async with aiohttp.ClientSession() as http:
+                with anyio.fail_after(max(60, n / 1000)):
+                    while (await redis.zcard(K.index("queued"))
+                           + await redis.zcard(K.index("processing"))):
+                        for path in ("/queues", "/metrics", "/jobs?limit=100"):
+                            async with http.get(api.url + path) as resp:
+                                assert resp.status == 200, await resp.text()
+                        api_rss.append(rss_bytes(api.pid))
+                        await anyio.sleep(0.5)
             drain_s = time.monotonic() - began
             rss_late = [rss_bytes(w.pid) for w in pool]
             left = await queue_leftovers(redis)
@@ -93,6 +102,8 @@ async def test_backlog_memory_per_job_is_bounded_and_drains_back_to_baseline(
         "drain_jobs_per_s": round(n / drain_s),
         "worker_rss_mb": [round(r / MB, 1) for r in rss_late],
         "worker_rss_growth_mb": [round(g, 1) for g in growth],
+        "api_rss_mb": round(api_rss[-1] / MB, 1),
+        "api_rss_growth_mb": round((max(api_rss) - api_rss[0]) / MB, 1),
         "redis_mb_after_retention": round((after - baseline) / MB, 2),
         "events_stream_mb": round(events_bytes / MB, 2),
         "leftovers": left,
@@ -101,5 +112,6 @@ async def test_backlog_memory_per_job_is_bounded_and_drains_back_to_baseline(
     assert len(done) == n and not left, figures
     assert per_job < 1024, f"a queued job should cost under 1 KiB of Redis: {figures}"
     assert max(growth) < 20, f"worker memory grew with the backlog: {figures}"
+    assert max(api_rss) - api_rss[0] < 20 * MB, f"API memory grew with the backlog: {figures}"
     # What stays is the capped events stream (10,000 entries) and a little more.
     assert after - baseline - events_bytes < MB, f"memory not back near baseline: {figures}"

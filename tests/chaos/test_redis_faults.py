@@ -1,6 +1,6 @@
 """Scenarios 5 and 6: Redis itself fails (SIGKILL and restart on its data dir, with each
-fsync policy), or loses data under the queue's feet (stream or group deleted, FLUSHALL,
-pending entries deleted)."""
+fsync policy, under workers and the API), or loses data under the queue's feet (stream or
+group deleted, FLUSHALL, pending entries deleted)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import anyio
 import pytest
 from redis.asyncio import Redis
@@ -18,9 +19,10 @@ from streamq.devredis import RedisServer
 from tests.support.checker import FaultLog, check_run
 from tests.support.ledger import LedgerLine, read_ledger
 from tests.support.observe import TERMINAL, statuses, total_cpu, wait_terminal
-from tests.support.procs import WorkerProcess
-from tests.support.producer import Producer
+from tests.support.procs import ApiProcess, WorkerProcess
+from tests.support.producer import Producer, Submission
 from tests.support.report import Size, record, sizes
+from tests.support.submissions import Submissions, submit_for
 
 pytestmark = pytest.mark.chaos
 
@@ -52,11 +54,14 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
     fsync: str,
     redis_servers: Callable[..., RedisServer],
     workers: Callable[..., WorkerProcess],
+    apis: Callable[..., ApiProcess],
     ledger_path: Path,
     faults: FaultLog,
 ) -> None:
     server = redis_servers(fsync)
     pool = [workers(server.url, concurrency=10) for _ in range(2)]
+    api = apis(server.url)
+    subs = Submissions()
     app = _producer_app(server.url)
     producer = Producer(app)
     kills = size.values.get("kills", 1)
@@ -75,9 +80,13 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
             faults.add("redis-restart", began=killed, ended=answering)
 
     try:
-        async with anyio.create_task_group() as tg:
+        async with anyio.create_task_group() as tg, aiohttp.ClientSession() as http:
             tg.start_soon(crash_redis)
+            tg.start_soon(submit_for, subs, http, api, size["seconds"], 10)
             await producer.run(_work(0.05), size["rate"], size["seconds"], batch=2)
+        producer.log.submissions += [  # what the API accepted counts as accepted too
+            Submission(j, "accepted", at) for at, _, _, j in subs.answers if j
+        ]
         async with Redis.from_url(server.url) as redis:
             log = producer.log
             found = await statuses(redis, log.accepted)
@@ -102,9 +111,16 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
              if s.outcome == "accepted" and s.at >= answering), default=None)
         for _, answering in restarts
     ]
+    api_resume = [
+        min((at - answering for at, status, _, _ in subs.answers
+             if status == 202 and at >= answering), default=None)
+        for _, answering in restarts
+    ]
     figures = {
         **report.summary(),
         "fsync": fsync,
+        "api_answers": dict(subs.statuses()),
+        "api_resume_max_s": max((r for r in api_resume if r is not None), default=None),
         "redis_kills": len(restarts),
         "accepted": len(log.accepted),
         "accepted_lost": len(missing),
@@ -122,6 +138,8 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
     assert all(w.alive() for w in pool), "workers must ride out the outage themselves"
     assert all(r is not None and r <= 5.0 for r in resume), figures
     assert all(r is not None and r <= 5.0 for r in first_accept), figures
+    assert all(r is not None and r <= 5.0 for r in api_resume), figures
+    assert api.alive() and set(subs.statuses()) <= {202, 503}, figures
 
 
 # -- scenario 6: data lost under the queue ----------------------------------------------------
