@@ -14,8 +14,11 @@
   attempt still uses that entry (the same entry delivered again after its group was lost,
   or the lease-lost case above), so that it does not linger pending and come back through
   the reclaimer as a second entry of the job.
+  A lease-lost attempt whose entry is on no pending list any more (its stream or group was
+  deleted) is given back through the scheduled zset: otherwise nothing would ever run it.
   Returns one code per outcome: 1 applied | 0 stale attempt (fenced off), or stopped without
-          a cancel | -1 job missing | 2 acknowledged, job had been cancelled meanwhile ]]
+          a cancel | -1 job missing | 2 acknowledged, job had been cancelled meanwhile
+          | 3 stopped, its entry gone: the job was given back ]]
 local scheduled_key, dead_key, events_key = KEYS[4], KEYS[5], KEYS[11]
 local processing_idx = KEYS[6]
 local final_idx = {succeeded = KEYS[7], failed = KEYS[8], retry = KEYS[9], cancelled = KEYS[10]}
@@ -24,6 +27,12 @@ local ok_ttl, failed_ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local events_max, dead_max, group, wake = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local out = {}
 local per = 10
+
+local function pending_anywhere(stream_key, entry_id)
+  local ok, p = pcall(redis.call, 'XPENDING', stream_key, group, entry_id, entry_id, 1)
+  return ok and p[1] ~= nil
+end
+
 local count = (#ARGV - 7) / per
 for i = 0, count - 1 do
   local a = 7 + i * per
@@ -51,6 +60,18 @@ for i = 0, count - 1 do
     redis.call('XACK', stream_key, group, entry_id)
     redis.call('XDEL', stream_key, entry_id)
     table.insert(out, 2)
+  elseif in_use and kind == 'cancelled' and not pending_anywhere(stream_key, entry_id) then
+    -- Stopped because its lease was lost, and its entry is on no pending list (the stream
+    -- or its group was deleted): no reclaimer can ever find it, so it is given back now,
+    -- through the scheduled zset (due now), with its attempt unchanged.
+    redis.call('HSET', job_key, 'status', 'scheduled', 'due', now)
+    redis.call('ZREM', processing_idx, job_id)
+    redis.call('ZADD', scheduled_key, now, job_id)
+    local head = redis.call('ZRANGE', scheduled_key, 0, 0)
+    if head[1] == job_id then redis.call('PUBLISH', wake, now) end
+    emit(events_key, events_max, job_id, 'processing', 'scheduled', tonumber(rec[3]) or 1,
+      now, rec[4] or '')
+    table.insert(out, 3)
   elseif rec[2] ~= 'processing' or kind == 'cancelled' then
     if not in_use then
       redis.call('XACK', stream_key, group, entry_id)

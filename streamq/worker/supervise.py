@@ -51,7 +51,8 @@ def is_outage(exc: BaseException) -> bool:
         # caused error: ('OOM command not allowed ...',)"; judge the error itself.
         text = text.split("caused error: ", 1)[1].lstrip("(\"'")
     return isinstance(exc, ResponseError) and text.startswith(
-        ("LOADING", "OOM", "MISCONF", "READONLY", "MASTERDOWN", "NOGROUP", "BUSY ")
+        ("LOADING", "OOM", "MISCONF", "READONLY", "MASTERDOWN", "NOGROUP", "BUSY ",
+         "UNBLOCKED")  # a blocking read whose stream was deleted (Redis >= 7)
     )
 
 

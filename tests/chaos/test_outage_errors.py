@@ -38,3 +38,30 @@ async def test_a_pipelined_script_refused_for_memory_is_an_outage(redis_client: 
 
 def test_a_script_bug_is_not_an_outage() -> None:
     assert not is_outage(ResponseError("ERR user_script:3: attempt to index a nil value"))
+
+
+async def test_a_blocking_read_whose_stream_is_deleted_is_an_outage(redis_client: Redis) -> None:
+    """Found by scenario 6: XREADGROUP blocked on a stream that is then deleted fails with
+    UNBLOCKED; counted as a crash, ten stream deletions a minute would stop the node."""
+    import anyio
+
+    stream = "streamq:{q}:stream:normal"
+    await redis_client.xgroup_create(stream, "workers", id="0", mkstream=True)
+    other = redis_client.client()
+    try:
+        async with anyio.create_task_group() as tg:
+            failure: list[BaseException] = []
+
+            async def read() -> None:
+                try:
+                    await other.xreadgroup("workers", "w1", {stream: ">"}, count=1, block=5000)
+                except ResponseError as exc:
+                    failure.append(exc)
+
+            tg.start_soon(read)
+            await anyio.sleep(0.2)
+            await redis_client.delete(stream)
+    finally:
+        await other.aclose()
+    assert failure and str(failure[0]).startswith("UNBLOCKED"), failure
+    assert is_outage(failure[0])

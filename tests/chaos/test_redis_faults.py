@@ -183,8 +183,8 @@ FAULTS = {
 
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize(
-    "size", sizes(ci={"seconds": 6, "rate": 100, "faults": 1},
-                  soak={"seconds": 60, "rate": 250, "faults": 10}),
+    "size", sizes(ci={"seconds": 6, "rate": 30, "job_s": 0.5, "faults": 1},
+                  soak={"seconds": 60, "rate": 100, "job_s": 0.3, "faults": 10}),
 )
 async def test_stream_or_group_lost_mid_load_recovers_within_1_s_without_a_busy_loop(
     size: Size,
@@ -196,7 +196,7 @@ async def test_stream_or_group_lost_mid_load_recovers_within_1_s_without_a_busy_
     faults: FaultLog,
 ) -> None:
     server = redis_servers("everysec")
-    pool = [workers(server.url, concurrency=10) for _ in range(2)]
+    pool = [workers(server.url, concurrency=25) for _ in range(2)]
     app = _producer_app(server.url)
     producer = Producer(app)
     destroyed: set[str] = set()
@@ -217,8 +217,8 @@ async def test_stream_or_group_lost_mid_load_recovers_within_1_s_without_a_busy_
 
         try:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(inject)
-                await producer.run(_work(0.05), size["rate"], size["seconds"], batch=2)
+                tg.start_soon(inject)  # jobs long enough to be running at the fault
+                await producer.run(_work(size["job_s"]), size["rate"], size["seconds"])
             wall = size["seconds"]
             cpu_s = total_cpu(w.pid for w in pool) - cpu_before
             log = producer.log

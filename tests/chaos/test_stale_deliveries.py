@@ -71,3 +71,29 @@ async def test_a_start_whose_reply_was_lost_leaves_the_job_to_the_reclaimer(
     assert result.requeued == 1
     assert (await app.get_job(job_id)).status is JobStatus.QUEUED
     assert await queue_leftovers(redis_client) == {"stream:normal": 1, "index:queued": 1}
+
+
+async def test_a_running_job_whose_stream_was_deleted_is_not_stranded(
+    app: App, redis_client: Redis
+) -> None:
+    """The stream (and its group, and so the pending entry) is deleted while a job runs.
+    Its node's heartbeat finds the lease gone and stops the handler; the stopped attempt
+    must not leave the job `processing` with nothing pending, where no reclaimer can ever
+    find it."""
+    from streamq.job import Outcome, OutcomeKind
+
+    store = app.store
+    job_id = await app.enqueue("work")
+    await store.ensure_groups("default")
+    fetched = (await store.fetch("default", ORDER, "node", 1)).deliveries
+    [running] = await store.start("node", fetched)
+    await redis_client.delete("streamq:{default}:stream:normal")
+    assert await store.renew("node", [running]) == [running], "the lease is gone"
+    codes = await store.finish([Outcome(running, OutcomeKind.CANCELLED, reason="lease lost")])
+    assert codes == [3], "given back: nothing else would ever run it"
+    job = await app.get_job(job_id)
+    assert (job.status, job.attempt) == (JobStatus.SCHEDULED, 1)
+    assert (await store.promote("default")).promoted == 1  # due at once
+    await store.ensure_groups("default")
+    again = (await store.fetch("default", ORDER, "other", 1)).deliveries
+    assert [d.job_id for d in await store.start("other", again)] == [job_id]
