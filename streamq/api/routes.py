@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from ..app import App, JobRequest
 from ..control import DeadLetterPage
-from ..errors import StreamqError, ValidationError
-from ..job import Job
+from ..errors import BackendUnavailable, StreamqError, ValidationError
+from ..job import Job, JobStatus, Priority
 from ..store import EnqueueResult
 from .auth import Scope
 from .body import parse_model, parse_query, read_json
@@ -70,8 +70,25 @@ async def submit_job(request: web.Request) -> web.Response:
     job_request = job_in.to_request(_key(request, job_in.idempotency_key))
     app = client(request)
     [result] = await call(request, app.enqueue_many([job_request]))
-    job = await call(request, app.get_job(result.job_id))
+    try:
+        job = await call(request, app.get_job(result.job_id))
+    except BackendUnavailable:
+        if not result.created:
+            raise
+        # The job is written: a 503 now would make the client submit it a second time.
+        job = _as_written(app, job_request, result)
     return _json(job, 202 if result.created else 200, f"/jobs/{job.id}")
+
+
+def _as_written(app: App, job_request: JobRequest, result: EnqueueResult) -> Job:
+    """The job as the enqueue wrote it, for when Redis could not be read back in time."""
+    spec = app.build_spec(job_request)
+    return Job(
+        id=result.job_id, queue=spec.queue, type=spec.type, payload=orjson.loads(spec.payload),
+        priority=Priority(spec.priority), status=JobStatus(result.status), attempt=1,
+        max_retries=spec.max_retries, timeout_s=spec.timeout_s, deliveries=0, lost=0, run=0,
+        created_at=None, scheduled_at=None, started_at=None, finished_at=None,
+    )
 
 
 async def submit_batch(request: web.Request) -> web.Response:

@@ -332,3 +332,39 @@ async def test_auth_refuses_before_reading_and_never_logs_a_token(
     assert seen["redis down"][0] == 503 and seen["redis down, wrong token"][0] == 401, figures
     assert "POST /jobs" in log, "the outage is logged (and so could leak a token)"
     assert not leaked, figures
+
+
+# -- found by scenario 7 (200 ms latency, soak size): a 503 for a job already written -----
+
+
+async def test_a_submission_written_but_not_read_back_in_time_is_202_not_503(
+    redis_url: str, redis_client: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under 200 ms of latency, POST /jobs wrote the job, then timed out reading it back
+    and answered 503: a client that retries (as 503 with Retry-After invites) submitted
+    it twice. The answer is now 202, built from what was written."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from streamq import App, Settings
+    from streamq.api import create_app
+    from tests.support.tasks import app as tasks_app
+
+    app = App(Settings(redis_url=redis_url, api_deadline_s=0.5))
+    app.tasks = tasks_app.tasks
+
+    async def slow_get_job(job_id: str) -> Any:
+        await anyio.sleep(5)
+
+    monkeypatch.setattr(app, "get_job", slow_get_job)
+    http = TestClient(TestServer(create_app(app)))
+    await http.start_server()
+    try:
+        resp = await http.post("/jobs", json=JOB)
+        body = await resp.json()
+    finally:
+        await http.close()
+        await app.close()
+    assert resp.status == 202, body
+    assert resp.headers["Location"] == f"/jobs/{body['id']}"
+    assert (body["status"], body["type"]) == ("queued", "ledger.work")
+    assert await redis_client.hget(K.job(body["id"]), "status") == b"queued"
