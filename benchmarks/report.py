@@ -197,7 +197,8 @@ def markdown(document: dict[str, Any], passes: list[PassResult], metrics: dict[s
         f"{document['machine']['redis_server']} · {document['sizes']['repeats']} repeat(s), "
         "median (min-max)",
         "",
-        f"Command: `{document['command']}`",
+        f"Command: `{document['command']}` · streamq {document['source']['streamq_source']}"
+        f" ({document['source']['commit'][:10]})",
         "",
     ]
     for p in passes:

@@ -150,15 +150,15 @@ def main(argv: list[str] | None = None) -> int:
     if not Path(REDIS_SERVER).exists() and not shutil.which("redis-server"):
         say(f"{REDIS_SERVER} not found: install redis-server", "red")
         return 2
-    exported = source.export(args.ref) if args.ref else None
+    exported, commit = source.export(args.ref) if args.ref else (None, None)
     try:
-        return _run(args, sizes, wanted)
+        return _run(args, sizes, wanted, source.describe(args.ref, commit))
     finally:
         if exported is not None:
             shutil.rmtree(exported, ignore_errors=True)
 
 
-def _run(args: argparse.Namespace, sizes: Sizes, wanted: list[str]) -> int:
+def _run(args: argparse.Namespace, sizes: Sizes, wanted: list[str], code: dict[str, Any]) -> int:
     started = datetime.now(UTC)
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     infos = {name: probe(SYSTEMS[name]) for name in wanted}
@@ -175,7 +175,7 @@ def _run(args: argparse.Namespace, sizes: Sizes, wanted: list[str]) -> int:
         for persistence, steps in plans:
             passes.append(run_pass(persistence, steps, runnable, batch_api, sizes, progress))
     finished = datetime.now(UTC)
-    write_results(args, sizes, infos, passes, (started, finished), load_at_start)
+    write_results(args, sizes, infos, passes, (started, finished), load_at_start, code)
     return 0 if any(p.samples for p in passes) else 1
 
 
@@ -186,6 +186,7 @@ def write_results(
     passes: list[PassResult],
     period: tuple[datetime, datetime],
     load_at_start: list[float],
+    code: dict[str, Any],
 ) -> None:
     started, finished = period
     metrics = metrics_for(sizes)
@@ -205,7 +206,7 @@ def write_results(
             "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         },
         "sizes": asdict(sizes),
-        "source": source.describe(args.ref),
+        "source": code,
     }
     document = report.to_json(meta, infos, passes, metrics)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -21,12 +21,16 @@ def _git(*args: str) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def export(ref: str) -> Path:
+def export(ref: str) -> tuple[Path, str]:
     """`streamq/` at `ref` in a fresh temp dir beside a link to these benchmarks; the
-    children run from there."""
+    children run from there. Returns the dir and the commit, resolved once, since the
+    branch may move while the run lasts."""
+    commit = _git("rev-parse", "--verify", f"{ref}^{{commit}}")
+    if not commit:
+        raise ValueError(f"not a git commit: {ref}")
     root = Path(tempfile.mkdtemp(prefix="streamq-bench-src-"))
     archive = subprocess.run(
-        ["git", "archive", "--format=tar", ref, "streamq"],
+        ["git", "archive", "--format=tar", commit, "streamq"],
         cwd=REPO,
         capture_output=True,
         check=True,
@@ -35,13 +39,13 @@ def export(ref: str) -> Path:
         tar.extractall(root, filter="data")
     (root / "benchmarks").symlink_to(REPO / "benchmarks")
     use_source(root)
-    return root
+    return root, commit
 
 
-def describe(ref: str | None) -> dict[str, Any]:
+def describe(ref: str | None, commit: str | None) -> dict[str, Any]:
     """The measured code: commit, and whether streamq/ had uncommitted edits."""
-    commit = _git("rev-parse", ref or "HEAD")
     if ref:
         return {"streamq_source": f"git {ref}", "commit": commit}
+    commit = _git("rev-parse", "HEAD")
     dirty = bool(_git("status", "--porcelain", "--", "streamq"))
     return {"streamq_source": "work tree", "commit": commit, "streamq_uncommitted_edits": dirty}
