@@ -7,8 +7,10 @@ Redis has no include. A missing file fails at import, not at the first job.
 from __future__ import annotations
 
 from importlib import resources
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
 
 _LUA = resources.files("streamq") / "lua"
@@ -24,12 +26,39 @@ def script_source(name: str) -> str:
     return (_LUA / "_lib.lua").read_text() + "\n" + (_LUA / f"{name}.lua").read_text()
 
 
+class LuaScript:
+    """One transition script. Called with a pipeline it only queues its EVALSHA.
+
+    redis-py's own Script, given a pipeline, makes the pipeline ask `SCRIPT EXISTS` before
+    every execution: a second round trip per batch. Here the store loads missing scripts
+    only when Redis answers NOSCRIPT (after a restart or SCRIPT FLUSH) and re-sends just
+    the commands that failed, which Redis had not run.
+    """
+
+    def __init__(self, redis: Redis, source: str) -> None:
+        self._script: AsyncScript = redis.register_script(source)
+        self.sha: str = self._script.sha
+        self.source = source
+
+    async def __call__(
+        self, keys: list[Any], args: list[Any], client: Redis | Pipeline | None = None
+    ) -> Any:
+        if isinstance(client, Pipeline):
+            return client.evalsha(self.sha, len(keys), *keys, *args)
+        return await self._script(keys=keys, args=args, client=client)
+
+
 class Scripts:
-    """Registered scripts of one Redis client; pipelines load missing ones before EXEC."""
+    """The scripts of one Redis client, loaded on demand (NOSCRIPT) by the store."""
 
     def __init__(self, redis: Redis) -> None:
-        def load(name: str) -> AsyncScript:
-            return redis.register_script(script_source(name))
+        self._redis = redis
+        self._all: list[LuaScript] = []
+
+        def load(name: str) -> LuaScript:
+            script = LuaScript(redis, script_source(name))
+            self._all.append(script)
+            return script
 
         self.enqueue = load("enqueue")
         self.fetch = load("fetch")
@@ -49,3 +78,10 @@ class Scripts:
         self.release = load("release")
         self.pause = load("pause")
         self.dlq_delete = load("dlq_delete")
+
+    async def load_all(self) -> None:
+        """`SCRIPT LOAD` every script in one round trip (after Redis forgot them)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for script in self._all:
+            pipe.script_load(script.source)
+        await pipe.execute()

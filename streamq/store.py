@@ -15,7 +15,7 @@ import anyio
 import orjson
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline, PubSub
-from redis.exceptions import ResponseError
+from redis.exceptions import NoScriptError, ResponseError
 
 from .errors import IdempotencyConflict, QueueFull, StreamqError
 from .job import Delivery, Job, Outcome
@@ -84,15 +84,6 @@ def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
     return {flat[i]: flat[i + 1] for i in range(0, len(flat), 2)}
 
 
-async def _execute(pipe: Pipeline) -> list[Any]:
-    """Run a pipeline; on cancellation too, give its connection back to the pool."""
-    try:
-        return await pipe.execute()
-    finally:
-        with anyio.CancelScope(shield=True):
-            await pipe.reset()  # type: ignore[no-untyped-call]
-
-
 def _as_str(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -105,6 +96,31 @@ class Store:
         self.settings = settings
         self.scripts = Scripts(redis)
         self._keys: dict[str, QueueKeys] = {}
+
+    async def _execute(self, pipe: Pipeline, raise_on_error: bool = True) -> list[Any]:
+        """Run a pipeline in one round trip; load scripts Redis forgot and re-send only
+        the calls it refused with NOSCRIPT (it ran none of those). On cancellation too,
+        the connection goes back to the pool."""
+        commands = list(pipe.command_stack)
+        try:
+            replies = list(await pipe.execute(raise_on_error=False))
+        finally:
+            with anyio.CancelScope(shield=True):
+                await pipe.reset()  # type: ignore[no-untyped-call]
+        missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
+        if missing:
+            await self.scripts.load_all()
+            retry = self.redis.pipeline(transaction=False)
+            for i in missing:
+                args, options = commands[i]
+                retry.execute_command(*args, **options)
+            for i, reply in zip(missing, await self._execute(retry, False), strict=True):
+                replies[i] = reply
+        if raise_on_error:
+            for reply in replies:
+                if isinstance(reply, Exception):
+                    raise reply
+        return replies
 
     def keys(self, queue: str) -> QueueKeys:
         keys = self._keys.get(queue)
@@ -163,7 +179,7 @@ class Store:
                 k.wake_channel,
             ]
             await self.scripts.enqueue(keys=keys, args=args, client=pipe)
-        replies = await _execute(pipe)
+        replies = await self._execute(pipe)
         return [self._enqueue_result(spec, r) for spec, r in zip(specs, replies, strict=True)]
 
     def _enqueue_result(self, spec: EnqueueSpec, reply: Any) -> EnqueueResult | StreamqError:
@@ -192,7 +208,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for queue in queue_list:
             pipe.hgetall(self.keys(queue).job(job_id))
-        for queue, raw in zip(queue_list, await _execute(pipe), strict=True):
+        for queue, raw in zip(queue_list, await self._execute(pipe), strict=True):
             if raw:
                 return Job.from_record(job_id, queue, raw)
         return None
@@ -280,7 +296,7 @@ class Store:
                 client=pipe,
             )
         runnable: list[Delivery] = []
-        for batch, reply in zip(groups.values(), await _execute(pipe), strict=True):
+        for batch, reply in zip(groups.values(), await self._execute(pipe), strict=True):
             for i, d in enumerate(batch):
                 run, attempt = int(reply[2 * i]), int(reply[2 * i + 1])
                 if run > 0:
@@ -332,7 +348,7 @@ class Store:
                 ]
             await self.scripts.finish(keys=keys, args=args, client=pipe)
         codes: dict[int, int] = {}
-        for batch, reply in zip(groups.values(), await _execute(pipe), strict=True):
+        for batch, reply in zip(groups.values(), await self._execute(pipe), strict=True):
             for o, code in zip(batch, reply, strict=True):
                 codes[id(o)] = int(code)
         return [codes[id(o)] for o in outcomes]
@@ -352,7 +368,7 @@ class Store:
                 client=pipe,
             )
         lost: list[Delivery] = []
-        for batch, reply in zip(groups.values(), await _execute(pipe), strict=True):
+        for batch, reply in zip(groups.values(), await self._execute(pipe), strict=True):
             gone = set(reply)
             lost += [d for d in batch if d.entry_id in gone]
         return lost
@@ -399,7 +415,7 @@ class Store:
         wanted = set(deleted)
         pairs = [
             (job_id, entry)
-            for job_id, entry in zip(job_ids, await _execute(pipe), strict=True)
+            for job_id, entry in zip(job_ids, await self._execute(pipe), strict=True)
             if entry in wanted
         ]
         found = await self._give_back(
@@ -549,7 +565,7 @@ class Store:
             k = self.keys(queue)
             pipe.zadd(k.workers, {node: now_ms})
             pipe.hset(k.worker_info, node, blob)
-        await _execute(pipe)
+        await self._execute(pipe)
         return int(now_ms)
 
     async def unregister_node(self, queues: Sequence[str], node: str) -> None:
@@ -558,7 +574,7 @@ class Store:
             k = self.keys(queue)
             pipe.zrem(k.workers, node)
             pipe.hdel(k.worker_info, node)
-        await _execute(pipe)
+        await self._execute(pipe)
 
     async def prune_nodes(self, queue: str, now_ms: int) -> list[str]:
         """Forget nodes whose heartbeat is older than `node_ttl_ms`, and delete their
@@ -600,7 +616,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=True)
         pipe.hsetnx(key, name, tick_ms)
         pipe.hget(key, name)
-        _, last = await pipe.execute()
+        _, last = await self._execute(pipe)
         return int(last)
 
     async def cron_fire(
@@ -634,7 +650,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for key in keys:
             pipe.zcard(key)
-        return [int(n) for n in await pipe.execute()]
+        return [int(n) for n in await self._execute(pipe)]
 
     async def job_records(self, queue: str, job_ids: Sequence[str]) -> list[dict[bytes, bytes]]:
         """HGETALL of each job, in one round trip ({} where the record is gone)."""
@@ -642,7 +658,7 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for job_id in job_ids:
             pipe.hgetall(k.job(job_id))
-        return list(await pipe.execute())
+        return list(await self._execute(pipe))
 
     async def trim_index(
         self, queue: str, key: str, job_type: str, job_ids: Sequence[str]
@@ -681,7 +697,7 @@ class Store:
         pipe.zremrangebyscore(k.index("failed"), "-inf", failed_cutoff)
         pipe.zremrangebyscore(k.index("cancelled"), "-inf", failed_cutoff)
         pipe.xtrim(k.dead, minid=max(0, failed_cutoff), approximate=False)
-        await pipe.execute()
+        await self._execute(pipe)
 
     async def dead_page(
         self,
@@ -725,7 +741,7 @@ class Store:
             pipe.hmget(k.job(job_id), ["status", "finished"])
         return [
             (None if st is None else _as_str(st), None if fin is None else _as_str(fin))
-            for st, fin in await pipe.execute()
+            for st, fin in await self._execute(pipe)
         ]
 
     async def find_dead_entry(self, queue: str, job_id: str, finished_ms: int) -> str | None:
@@ -772,7 +788,7 @@ class Store:
                 args=[0, self.settings.events_max_entries, entry_id],
                 client=pipe,
             )
-        return [(int(r[0]), _as_str(r[1])) for r in await pipe.execute()]
+        return [(int(r[0]), _as_str(r[1])) for r in await self._execute(pipe)]
 
     async def set_paused(self, queue: str, priorities: Sequence[str], paused: bool) -> list[str]:
         """Pause or resume priorities of a queue; returns the paused ones after."""
@@ -793,7 +809,7 @@ class Store:
             pipe.xrevrange(self.keys(queue).events, "+", "-", 1)
         return {
             queue: _as_str(reply[0][0]) if reply else "0-0"
-            for queue, reply in zip(queues, await pipe.execute(), strict=True)
+            for queue, reply in zip(queues, await self._execute(pipe), strict=True)
         }
 
     async def read_events(
@@ -875,7 +891,7 @@ class Store:
             pipe.zrangebyscore(k.workers, "-inf", "+inf", withscores=True)
             pipe.hkeys(k.paused)
         try:
-            replies = await pipe.execute(raise_on_error=False)
+            replies = await self._execute(pipe, raise_on_error=False)
         finally:
             with anyio.CancelScope(shield=True):
                 await pipe.reset()  # type: ignore[no-untyped-call]
@@ -907,4 +923,4 @@ class Store:
         pipe = self.redis.pipeline(transaction=False)
         for job_id, queue in jobs:
             pipe.hget(self.keys(queue).job(job_id), "status")
-        return [None if st is None else _as_str(st) for st in await pipe.execute()]
+        return [None if st is None else _as_str(st) for st in await self._execute(pipe)]
