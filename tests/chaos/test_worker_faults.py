@@ -333,7 +333,9 @@ async def test_job_that_kills_its_worker_is_dead_lettered_and_healthy_jobs_keep_
         assert (job.status, job.reason) == ("failed", "lost worker"), job
         assert job.lost == max_deliveries and job.attempt == 1, "retry budget untouched"
     assert {f[b"job"].decode() for _, f in dead} == set(poison_ids)
-    assert restarts == max_deliveries * len(poison_ids), figures
+    # Each poison job lost its worker max_deliveries times (asserted above); two of them on
+    # one worker die together, so the crashes are at most that many.
+    assert max_deliveries <= restarts <= max_deliveries * len(poison_ids), figures
     assert ratio >= 0.8, figures
 
 
