@@ -31,8 +31,16 @@ VISIBILITY_MS = 2_000
 RECLAIM_MS = 250
 
 
-def _work(seconds: float) -> Callable[[int], JobRequest]:
-    return lambda _i: JobRequest("ledger.work", {"seconds": seconds})
+def _mixed(seconds: float) -> Callable[[int], JobRequest]:
+    """Mostly plain jobs; every 10th fails its first attempt and is retried (backoff,
+    scheduled zset, promotion), so that retries are killed too."""
+
+    def make(i: int) -> JobRequest:
+        if i % 10 == 0:
+            return JobRequest("ledger.flaky", {"seconds": seconds, "failures": 1})
+        return JobRequest("ledger.work", {"seconds": seconds})
+
+    return make
 
 
 @pytest.mark.parametrize(
@@ -53,7 +61,7 @@ async def test_sigkill_a_random_worker_every_2_s_under_load(
     env = {"STREAMQ_MAX_DELIVERIES": "50"}  # here a lost delivery is the test's own doing
 
     def spawn() -> WorkerProcess:
-        return workers(server.url, concurrency=10, env=env)
+        return workers(server.url, concurrency=20, env=env)  # headroom: one may be down
 
     pool = [spawn() for _ in range(size["processes"])]
     app = App(Settings(redis_url=server.url))
@@ -80,7 +88,7 @@ async def test_sigkill_a_random_worker_every_2_s_under_load(
         try:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(killer)
-                await producer.run(_work(0.1), size["rate"], size["seconds"], batch=5)
+                await producer.run(_mixed(0.1), size["rate"], size["seconds"], batch=5)
             drain_s = await wait_terminal(redis, producer.log.accepted, 60)
             ledger = read_ledger(ledger_path)
             report = await check_run(redis, producer.log, ledger, faults)
