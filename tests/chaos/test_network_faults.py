@@ -114,7 +114,7 @@ CASES: dict[str, tuple[Inject, dict[str, Any], dict[str, Any], bool | None]] = {
     "debug-sleep-1s": (lambda r, s: _debug_sleep(r, s, 1.0),
                        {"stalls": 2, "seconds": 6}, {"stalls": 10, "seconds": 30}, False),
     "debug-sleep-3s": (lambda r, s: _debug_sleep(r, s, 3.0),
-                       {"stalls": 1, "seconds": 6}, {"stalls": 5, "seconds": 30}, True),
+                       {"stalls": 1, "seconds": 6}, {"stalls": 5, "seconds": 30}, None),
     "client-pause-write-3s": (_client_pause, {"stalls": 1, "seconds": 6},
                               {"stalls": 5, "seconds": 30}, None),
     "client-kill-every-1s": (_client_kill, {"seconds": 8}, {"seconds": 20}, False),
