@@ -66,7 +66,7 @@ def record(scenario: str, size: Size, figures: dict[str, Any]) -> None:
     parts.mkdir(parents=True, exist_ok=True)
     entry = {"scenario": scenario, "tier": size.tier, "size": size.values, "figures": figures}
     _write(parts / f"{scenario}.{size.tier}.json", json.dumps(entry, indent=2, default=str))
-    entries = [json.loads(p.read_text()) for p in sorted(parts.glob("*.json"))]
+    entries = [json.loads(p.read_text()) for p in sorted(parts.glob("*.json"), key=_order)]
     _write(path.with_suffix(".json"), json.dumps(entries, indent=2, default=str))
     _write(path, render(entries))
 
@@ -79,6 +79,15 @@ def render(entries: list[dict[str, Any]]) -> str:
         "lists its size and the figures it measured; the assertions of the tests hold them.",
         "",
     ]
+    lines += ["| scenario | tier | accepted | lost | re-runs (all explained by a fault) |",
+              "|---|---|---|---|---|"]
+    for e in entries:
+        f = e["figures"]
+        if "lost" in f:
+            lines.append(f"| {e['scenario']} | {e['tier']} | {f.get('accepted', '')} | "
+                         f"{f['lost']} | {f.get('duplicates', '')} "
+                         f"({f.get('duplicates_unexplained', 0)} unexplained) |")
+    lines.append("")
     for e in entries:
         lines += [f"## {e['scenario']} ({e['tier']})", ""]
         size = ", ".join(f"{k}={v}" for k, v in e["size"].items())
@@ -102,3 +111,9 @@ def _write(path: Path, text: str) -> None:
     with os.fdopen(fd, "w") as out:
         out.write(text)
     os.replace(tmp, path)
+
+
+def _order(path: Path) -> tuple[int, str]:
+    """Scenario files in scenario order (2 before 10)."""
+    head = path.name.split("-", 1)[0]
+    return (int(head) if head.isdigit() else 99, path.name)
