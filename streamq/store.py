@@ -600,6 +600,14 @@ class Store:
     async def scheduled_count(self, queue: str) -> int:
         return int(await self.redis.zcard(self.keys(queue).scheduled))
 
+    async def parked_count(self, queue: str, job_types: Iterable[str]) -> int:
+        """Jobs parked by per-type concurrency limits, waiting for a slot."""
+        k = self.keys(queue)
+        pipe = self.redis.pipeline(transaction=False)
+        for job_type in job_types:
+            pipe.zcard(k.waiting(job_type))
+        return sum(int(n) for n in await self._execute(pipe))
+
     async def scheduled_ids(self, queue: str) -> list[str]:
         return [_as_str(j) for j in await self.redis.zrange(self.keys(queue).scheduled, 0, -1)]
 

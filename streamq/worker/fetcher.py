@@ -159,4 +159,7 @@ class Fetcher:
         if await self.store.scheduled_count(self.queue):
             await anyio.sleep(0.05)
             return True
+        if self.state.limits and await self.store.parked_count(self.queue, self.state.limits):
+            await anyio.sleep(0.05)  # jobs waiting for a slot of their type's limit
+            return True
         return False

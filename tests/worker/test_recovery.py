@@ -164,3 +164,25 @@ async def test_burst_node_exits_once_the_queue_is_empty(app: App) -> None:
     for r in results:
         assert (await app.get_job(r.job_id)).status is JobStatus.SUCCEEDED
     assert (await app.get_job(retry_later)).status is JobStatus.SUCCEEDED
+
+
+async def test_burst_node_waits_for_jobs_parked_by_a_concurrency_limit(app: App) -> None:
+    """A node that died holding the type's only slot leaves the others parked (not in any
+    stream): a burst node must wait for the slot's lease to lapse, not exit."""
+    from streamq.worker import Node
+
+    @app.task("limited", concurrency=1)
+    async def limited(n: int) -> int:
+        return n
+
+    results = await app.enqueue_many([JobRequest("limited", {"n": i}) for i in range(3)])
+    store = app.store
+    await store.ensure_groups("default")
+    fetched = await store.fetch("default", ("normal",), "ghost", 3)
+    admitted = await store.admit("default", "normal", "limited", 1, fetched.deliveries)
+    assert admitted == [True, False, False]  # one slot taken by the ghost, two parked
+    await store.start("ghost", fetched.deliveries[:1])
+    with anyio.fail_after(20):
+        assert await Node(app, concurrency=10, burst=True).run() == 0
+    for r in results:
+        assert (await app.get_job(r.job_id)).status is JobStatus.SUCCEEDED
