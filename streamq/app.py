@@ -597,21 +597,22 @@ class App:
         """The dead-letter entry of a failed job's current failure, if it can be found."""
         if job.status != JobStatus.FAILED:
             return []
+        _, entry, _ = await self._live_dead_entry(job)
+        return [] if entry is None else [entry.encode()]
+
+    async def _live_dead_entry(self, job: Job) -> tuple[str | None, str | None, str | None]:
+        """(status, live dead-letter entry id, failure time) as the record says now: an
+        entry is live while the job is `failed` from that very failure."""
         [(status, finished)] = await self._call(self.store.failure_marks(job.queue, [job.id]))
         if status != "failed" or not finished:
-            return []
+            return status, None, finished
         entry = await self._call(self.store.find_dead_entry(job.queue, job.id, int(finished)))
-        return [] if entry is None else [entry.encode()]
+        return status, entry, finished
 
     async def _dead_job(self, job_id: str) -> tuple[Job, str, str]:
         """A failed job with its live dead-letter entry id and failure time, or JobNotFound."""
         job = await self.get_job(job_id)
-        [(status, finished)] = await self._call(self.store.failure_marks(job.queue, [job_id]))
-        entry = None
-        if status == "failed" and finished:
-            entry = await self._call(
-                self.store.find_dead_entry(job.queue, job_id, int(finished))
-            )
+        status, entry, finished = await self._live_dead_entry(job)
         if entry is None or finished is None:
             raise JobNotFound(
                 f"job {job_id} is {status}, not in the dead-letter queue", job_id=job_id

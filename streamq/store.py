@@ -603,10 +603,7 @@ class Store:
     async def parked_count(self, queue: str, job_types: Iterable[str]) -> int:
         """Jobs parked by per-type concurrency limits, waiting for a slot."""
         k = self.keys(queue)
-        pipe = self.redis.pipeline(transaction=False)
-        for job_type in job_types:
-            pipe.zcard(k.waiting(job_type))
-        return sum(int(n) for n in await self._execute(pipe))
+        return sum(await self.index_sizes([k.waiting(t) for t in job_types]))
 
     async def scheduled_ids(self, queue: str) -> list[str]:
         return [_as_str(j) for j in await self.redis.zrange(self.keys(queue).scheduled, 0, -1)]
@@ -757,8 +754,10 @@ class Store:
         time, then among the newest entries; bounded either way."""
         k = self.keys(queue)
         want_job, want_time = job_id.encode(), str(finished_ms).encode()
-        near: Any = await self.redis.xrange(k.dead, f"{max(0, finished_ms - 1000)}-0", "+", 200)
-        recent: Any = await self.redis.xrevrange(k.dead, "+", "-", 1000)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.xrange(k.dead, f"{max(0, finished_ms - 1000)}-0", "+", 200)
+        pipe.xrevrange(k.dead, "+", "-", 1000)
+        near, recent = await self._execute(pipe)
         for entry_id, fields in [*near, *recent]:
             if fields.get(b"job") == want_job and fields.get(b"time") == want_time:
                 return _as_str(entry_id)
@@ -898,11 +897,7 @@ class Store:
             pipe.xlen(k.dead)
             pipe.zrangebyscore(k.workers, "-inf", "+inf", withscores=True)
             pipe.hkeys(k.paused)
-        try:
-            replies = await self._execute(pipe, raise_on_error=False)
-        finally:
-            with anyio.CancelScope(shield=True):
-                await pipe.reset()  # type: ignore[no-untyped-call]
+        replies = await self._execute(pipe, raise_on_error=False)
         for reply in replies:  # a missing stream answers ResponseError; anything else is real
             if isinstance(reply, Exception) and not isinstance(reply, ResponseError):
                 raise reply
