@@ -9,9 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
-import signal
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import anyio
 import click
@@ -60,7 +58,7 @@ async def _serve(
     from .api.server import serve_api
     from .worker import Node
 
-    node = Node(app, concurrency=concurrency)
+    node = Node(app, concurrency=concurrency, handle_signals=True)  # same SIGTERM/SIGINT path
     code = 0
     async with anyio.create_task_group() as tg:
 
@@ -71,7 +69,6 @@ async def _serve(
 
         tg.start_soon(run_node)
         tg.start_soon(serve_api, app, host, port)
-        tg.start_soon(_stop_on_signal, node)
         await node.started.wait()
         click.echo(f"worker {node.name} running queues {','.join(node.queues)}")
         click.echo(f"API on http://{host}:{port} (try: curl http://{host}:{port}/queues)")
@@ -82,16 +79,6 @@ async def _serve(
             node.stop()
     await app.close()
     return code
-
-
-async def _stop_on_signal(node: Any) -> None:
-    with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async for _ in signals:
-            if node.state.stopping:
-                node.kill()
-            else:
-                click.echo("stopping: finishing in-flight jobs")
-                node.stop()
 
 
 async def _seed_and_report(app: App, app_spec: str) -> None:
