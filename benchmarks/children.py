@@ -32,14 +32,14 @@ class ChildFailed(RuntimeError):
     """Raised when an adapter process exits non-zero or does not answer in time."""
 
 
-def _env() -> dict[str, str]:
+def child_env() -> dict[str, str]:
     """The caller's environment without STREAMQ_* settings, so that runs compare."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("STREAMQ_")}
     env["PYTHONPATH"] = str(_source)
     return env
 
 
-def _command(system: System, role: str, cfg: dict[str, Any]) -> list[str]:
+def child_command(system: System, role: str, cfg: dict[str, Any]) -> list[str]:
     return [str(system.python), "-m", system.module, role, json.dumps(cfg)]
 
 
@@ -47,9 +47,9 @@ def run_role(system: System, role: str, cfg: dict[str, Any], timeout_s: float) -
     """Run a producer-side role to completion; returns the JSON it printed."""
     try:
         done = subprocess.run(
-            _command(system, role, cfg),
+            child_command(system, role, cfg),
             cwd=_source,
-            env=_env(),
+            env=child_env(),
             capture_output=True,
             text=True,
             timeout=timeout_s,
@@ -77,9 +77,9 @@ class Workers:
             with log.open("wb") as sink:
                 self.procs.append(
                     subprocess.Popen(
-                        _command(system, "work", {**cfg, "out": str(out)}),
+                        child_command(system, "work", {**cfg, "out": str(out)}),
                         cwd=_source,
-                        env=_env(),
+                        env=child_env(),
                         stdout=sink,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,

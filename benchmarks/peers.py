@@ -46,6 +46,11 @@ class System:
             return Path(sys.executable)
         return self.venv / "bin" / "python"
 
+    @property
+    def install_failed(self) -> Path:
+        """Written by `setup` with pip's last error line when the install failed."""
+        return self.venv / "INSTALL_FAILED"
+
     def available(self) -> bool:
         return self.python.exists()
 

@@ -10,7 +10,6 @@ flame-graph tools.
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import signal
 import subprocess
@@ -20,9 +19,9 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .children import REPO, Workers, _env, run_role
+from .children import REPO, Workers, child_command, child_env, run_role
 from .peers import SYSTEMS
-from .redis_server import RedisServer
+from .redis_server import private_redis
 
 
 def collapse(raw: str) -> tuple[Counter[str], Counter[str], int]:
@@ -74,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         print("py-spy is not installed: pip install py-spy")
         return 2
     system = SYSTEMS[args.system]
-    with RedisServer() as server, tempfile.TemporaryDirectory() as tmp:
+    with private_redis() as server, tempfile.TemporaryDirectory() as tmp:
         cfg = {"url": server.url, "n": args.n, "concurrency": 100}
         record = [
             spy,
@@ -106,17 +105,11 @@ def main(argv: list[str] | None = None) -> int:
                 spying.wait()
         else:
             mode = args.workload.split("-")[1]
-            command = [
-                str(system.python),
-                "-m",
-                system.module,
-                "enqueue",
-                json.dumps({**cfg, "mode": mode}),
-            ]
+            command = child_command(system, "enqueue", {**cfg, "mode": mode})
             done = subprocess.run(
                 [*record, "--", *command],
                 cwd=REPO,
-                env=_env(),
+                env=child_env(),
                 capture_output=True,
                 text=True,
                 check=False,

@@ -208,10 +208,10 @@ def markdown(document: dict[str, Any], passes: list[PassResult], metrics: dict[s
         if targets:
             out += ["", *targets]
         problems = [
-            f"- {s}, {step}: {why}" for s, by in p.errors.items() for step, why in by.items()
-        ]
-        problems += [
-            f"- {s}, {step}: {why}" for s, by in p.skipped.items() for step, why in by.items()
+            f"- {s}, {step}: {why}"
+            for missing in (p.errors, p.skipped)
+            for s, by in missing.items()
+            for step, why in by.items()
         ]
         if problems:
             out += ["", "Not measured:", "", *problems]

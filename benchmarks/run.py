@@ -11,6 +11,7 @@ affects them alike.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import platform
 import shlex
@@ -18,6 +19,7 @@ import shutil
 import subprocess
 import sys
 import time
+from contextlib import closing
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +29,7 @@ from . import chart, report, source
 from .children import ChildFailed, run_role
 from .peers import BENCH_DIR, SYSTEMS, System
 from .progress import Progress, say
-from .redis_server import REDIS_SERVER, RedisServer
+from .redis_server import REDIS_SERVER, private_redis
 from .report import PassResult
 from .workloads import QUICK, Bench, Sizes, Step, metrics_for, plan
 
@@ -77,9 +79,8 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
 def probe(system: System) -> dict[str, Any]:
     """Whether a system can run here, with its versions and settings."""
     info: dict[str, Any] = {"available": False, "notes": system.notes}
-    failed = system.venv / "INSTALL_FAILED"
-    if system.own_venv and failed.exists():
-        info["reason"] = f"install failed: {failed.read_text().strip()}"
+    if system.own_venv and system.install_failed.exists():
+        info["reason"] = f"install failed: {system.install_failed.read_text().strip()}"
         return info
     if not system.available():
         info["reason"] = "no virtualenv (run `python -m benchmarks.setup`)"
@@ -109,20 +110,12 @@ def run_pass(
 ) -> PassResult:
     """Every step for every system, `repeats` times, against one fresh server."""
     result = PassResult(persistence, redis_version())
-    with RedisServer(persistence) as server:
-        bench = Bench(server.url, sizes)
-        try:
-            for repeat in range(sizes.repeats):
-                for name, system in systems.items():
-                    for step in steps:
-                        label = (
-                            f"{persistence} · {name} · {step.name} · {repeat + 1}/{sizes.repeats}"
-                        )
-                        progress.step(label)
-                        _measure(result, bench, system, step, batch_api[name])
-                        progress.done()
-        finally:
-            bench.close()
+    with private_redis(persistence) as server, closing(Bench(server.url, sizes)) as bench:
+        runs = itertools.product(range(sizes.repeats), systems.items(), steps)
+        for repeat, (name, system), step in runs:
+            progress.step(f"{persistence} · {name} · {step.name} · {repeat + 1}/{sizes.repeats}")
+            _measure(result, bench, system, step, batch_api[name])
+            progress.done()
     return result
 
 
@@ -147,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         say(f"unknown systems: {', '.join(sorted(unknown))}; choose from {', '.join(SYSTEMS)}")
         return 2
-    if not Path(REDIS_SERVER).exists() and not shutil.which("redis-server"):
+    if not Path(REDIS_SERVER).exists():
         say(f"{REDIS_SERVER} not found: install redis-server", "red")
         return 2
     exported, commit = source.export(args.ref) if args.ref else (None, None)

@@ -43,10 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         error = install(system, args.fresh)
         if error:
             failed += 1
-            (system.venv / "INSTALL_FAILED").write_text(error + "\n")
+            system.install_failed.write_text(error + "\n")
             print(f"{name}: FAILED: {error}", flush=True)
         else:
-            (system.venv / "INSTALL_FAILED").unlink(missing_ok=True)
+            system.install_failed.unlink(missing_ok=True)
             print(f"{name}: ok ({system.python})", flush=True)
     return 1 if failed else 0
 

@@ -133,14 +133,19 @@ class Adapter(Protocol):
 # -- roles --------------------------------------------------------------------------------
 
 
+def _chunks(n: int, size: int) -> list[range]:
+    """0..n-1 in consecutive ranges of at most `size`."""
+    return [range(first, min(n, first + size)) for first in range(0, n, size)]
+
+
 async def _enqueue(adapter: Adapter, cfg: Config) -> dict[str, Any]:
     """Enqueue `n` jobs one at a time, or through the batch API, and time it."""
     await adapter.connect(cfg)
     try:
         start = time.perf_counter()
         if cfg.mode == "batch":
-            for first in range(0, cfg.n, cfg.batch):
-                await adapter.enqueue_batch(range(first, min(cfg.n, first + cfg.batch)))
+            for ids in _chunks(cfg.n, cfg.batch):
+                await adapter.enqueue_batch(ids)
         else:
             for i in range(cfg.n):
                 await adapter.enqueue(i)
@@ -155,12 +160,10 @@ async def _fill(adapter: Adapter, cfg: Config) -> dict[str, Any]:
     await adapter.connect(cfg)
     try:
         if adapter.batch_api:
-            for first in range(0, cfg.n, cfg.batch):
-                await adapter.enqueue_batch(range(first, min(cfg.n, first + cfg.batch)))
+            for ids in _chunks(cfg.n, cfg.batch):
+                await adapter.enqueue_batch(ids)
         else:
-            window = 64
-            for first in range(0, cfg.n, window):
-                ids = range(first, min(cfg.n, first + window))
+            for ids in _chunks(cfg.n, 64):
                 await asyncio.gather(*(adapter.enqueue(i) for i in ids))
     finally:
         await adapter.close()
