@@ -1,21 +1,52 @@
-"""Fixtures of the script tables: the registered scripts, and a capture of PUBLISHes."""
+"""Fixtures of the script tables: the registered scripts, a runner for one table row, a
+store with the test settings, and a capture of PUBLISHes."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
 from streamq.scripts import Scripts
+from streamq.settings import Settings
+from streamq.store import Store
 
-from .redis_state import text
+from .redis_state import State, read_state, seed, text
 
 
 @pytest.fixture
 def scripts(redis_client: Redis) -> Scripts:
     return Scripts(redis_client)
+
+
+@pytest.fixture
+def store(redis_client: Redis, settings_for: Callable[..., Settings]) -> Store:
+    """A store on the test's Redis, with the default test settings."""
+    return Store(redis_client, settings_for())
+
+
+class Table:
+    """Runs one row of a script table against the test's Redis."""
+
+    def __init__(self, redis: Redis, scripts: Scripts) -> None:
+        self.redis = redis
+        self.scripts = scripts
+
+    async def check(
+        self, before: State, call: Callable[[], Awaitable[Any]], reply: Any, after: State
+    ) -> None:
+        """Seed `before`, then `call` must answer `reply` and leave exactly `after`."""
+        await seed(self.redis, before)
+        assert await call() == reply
+        assert await read_state(self.redis) == after
+
+
+@pytest.fixture
+def table(redis_client: Redis, scripts: Scripts) -> Table:
+    return Table(redis_client, scripts)
 
 
 class Publishes:

@@ -22,13 +22,28 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from streamq.keys import GROUP, QueueKeys
+from streamq.keys import GROUP, PRIORITIES, QueueKeys
 
 K = QueueKeys("streamq", "q")
 """Keys of the queue every table works on."""
 
 NOW = 1_700_000_000_000
 """The frozen clock passed to scripts (ms)."""
+
+HIGH, NORMAL = K.stream("high"), K.stream("normal")
+TYPE = "email.send"
+"""The job type of every record the tables build."""
+
+EVENTS_MAX, DEAD_MAX = 1000, 1000
+"""Bounds of the events and dead-letter streams passed to scripts."""
+FAILED_TTL_MS = 7_200_000
+"""Retention of a failed or cancelled record passed to scripts."""
+
+LIMIT, LEASE_MS = 2, 30_000
+"""Concurrency limit of `TYPE`, and a slot's lease, in the admit and release tables."""
+RUNNING, WAITING = K.running(TYPE), K.waiting(TYPE)
+RANK = {p: i * 2**44 for i, p in enumerate(PRIORITIES)}
+"""The wait rank base of each priority, as the store computes it."""
 
 
 class _AnyId(str):
@@ -218,7 +233,7 @@ PAYLOAD = '{"to":"a@b.c"}'
 def record(status: object, **fields: object) -> Fields:
     """A job record as enqueue writes it (queued at NOW - 1000), with `fields` changed."""
     base: Fields = {
-        "type": "email.send",
+        "type": TYPE,
         "payload": PAYLOAD,
         "priority": "normal",
         "status": str(status),
@@ -249,7 +264,7 @@ def running(**fields: object) -> Fields:
 def entry(job_id: str = "j1", enq: int = NOW - 1000, **fields: str) -> Fields:
     """The fields of a job's stream entry (what a worker needs to run the attempt)."""
     base: Fields = {
-        "id": job_id, "type": "email.send", "payload": PAYLOAD, "timeout": "30.0",
+        "id": job_id, "type": TYPE, "payload": PAYLOAD, "timeout": "30.0",
         "retries": "3", "enq": str(enq),
     }
     base.update(fields)

@@ -9,16 +9,28 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from streamq.keys import GROUP, PRIORITIES
+from streamq.keys import GROUP
 from streamq.scripts import Scripts
 
-from .redis_state import NOW, K, State, Stream, ZSet, entry, read_state, record, seed, text
-
-TYPE, LIMIT, LEASE_MS = "email.send", 2, 30_000
-NORMAL = K.stream("normal")
-RUNNING, WAITING = K.running(TYPE), K.waiting(TYPE)
-RANK = {p: i * 2**44 for i, p in enumerate(PRIORITIES)}
-"""The wait rank base of each priority, as the store computes it."""
+from .conftest import Table
+from .redis_state import (
+    LEASE_MS,
+    LIMIT,
+    NORMAL,
+    NOW,
+    RANK,
+    RUNNING,
+    WAITING,
+    K,
+    State,
+    Stream,
+    ZSet,
+    entry,
+    read_state,
+    record,
+    seed,
+    text,
+)
 
 
 async def admit(
@@ -111,12 +123,8 @@ CASES = [
 
 
 @pytest.mark.parametrize(("before", "reply", "after"), CASES)
-async def test_admit(
-    redis_client: Redis, scripts: Scripts, before: State, reply: list[int], after: State
-) -> None:
-    await seed(redis_client, before)
-    assert await admit(scripts, [("j1", "1-0")]) == reply
-    assert await read_state(redis_client) == after
+async def test_admit(table: Table, before: State, reply: list[int], after: State) -> None:
+    await table.check(before, lambda: admit(table.scripts, [("j1", "1-0")]), reply, after)
 
 
 async def test_high_priority_parks_ahead_of_normal(redis_client: Redis, scripts: Scripts) -> None:

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import Store
 
-from .conftest import Publishes
+from .conftest import Publishes, Table
 from .redis_state import (
+    EVENTS_MAX,
+    FAILED_TTL_MS,
+    NORMAL,
     NOW,
     K,
     State,
@@ -23,30 +24,27 @@ from .redis_state import (
     entry,
     event,
     events,
-    read_state,
     record,
     running,
     seed,
     text,
 )
 
-TTL_MS, EVENTS_MAX = 7_200_000, 1000
 CHANNEL = "streamq:cancel"
-NORMAL = K.stream("normal")
 
 
 async def cancel(scripts: Scripts, job_id: str = "j1") -> Any:
     return text(await scripts.cancel(
         keys=[K.job(job_id), K.scheduled, K.index("scheduled"), K.index("queued"),
               K.index("processing"), K.index("retrying"), K.index("cancelled"), K.events],
-        args=[NOW, TTL_MS, EVENTS_MAX, CHANNEL],
+        args=[NOW, FAILED_TTL_MS, EVENTS_MAX, CHANNEL],
     ))
 
 
 def cancelled(job: dict[str, str], frm: str, attempt: int = 1, worker: str = "") -> State:
     return {
         K.job("j1"): Ttl({**job, "status": "cancelled", "reason": "cancelled",
-                          "finished": str(NOW)}, TTL_MS // 1000),
+                          "finished": str(NOW)}, FAILED_TTL_MS // 1000),
         K.index("cancelled"): ZSet({"j1": NOW}),
         K.events: events(event("j1", frm, "cancelled", attempt, worker=worker)),
     }
@@ -89,10 +87,11 @@ CASES = [
     ),
     pytest.param(
         {K.job("j1"): QUEUED, K.index("queued"): ZSet({"j1": NOW - 1000}),
-         K.index("cancelled"): ZSet({"old": NOW - TTL_MS, "young": NOW - TTL_MS + 1})},
+         K.index("cancelled"): ZSet({"old": NOW - FAILED_TTL_MS,
+                                     "young": NOW - FAILED_TTL_MS + 1})},
         [1, "queued"],
         {**cancelled(QUEUED, "queued"),
-         K.index("cancelled"): ZSet({"young": NOW - TTL_MS + 1, "j1": NOW})},
+         K.index("cancelled"): ZSet({"young": NOW - FAILED_TTL_MS + 1, "j1": NOW})},
         [], id="cancelled-index-trimmed-past-retention",
     ),
     pytest.param({}, [-1, ""], {}, [], id="job-missing"),
@@ -103,36 +102,26 @@ FINISHED = ["succeeded", "failed", "cancelled"]
 
 @pytest.mark.parametrize(("before", "reply", "after", "published"), CASES)
 async def test_cancel(
-    redis_client: Redis,
-    scripts: Scripts,
-    publishes: Publishes,
-    before: State,
-    reply: list[Any],
-    after: State,
+    table: Table, publishes: Publishes, before: State, reply: list[Any], after: State,
     published: list[tuple[str, str]],
 ) -> None:
-    await seed(redis_client, before)
-    assert await cancel(scripts) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: cancel(table.scripts), reply, after)
     assert await publishes.taken() == published
 
 
 @pytest.mark.parametrize("status", FINISHED)
 async def test_cancel_of_a_finished_job_changes_nothing(
-    redis_client: Redis, scripts: Scripts, publishes: Publishes, status: str
+    table: Table, publishes: Publishes, status: str
 ) -> None:
     before = {K.job("j1"): Ttl(running(status=status, finished=NOW - 1), 60),
               K.index(status): ZSet({"j1": NOW - 1})}
-    await seed(redis_client, before)
-    assert await cancel(scripts) == [0, status]
-    assert await read_state(redis_client) == before
+    await table.check(before, lambda: cancel(table.scripts), [0, status], before)
     assert await publishes.taken() == []
 
 
 async def test_store_cancel_publishes_on_the_shared_channel(
-    redis_client: Redis, publishes: Publishes, settings_for: Callable[..., Settings]
+    redis_client: Redis, publishes: Publishes, store: Store
 ) -> None:
-    store = Store(redis_client, settings_for())
     await seed(redis_client, {K.job("j1"): running()})
     assert await store.cancel("q", "j1") == (1, "processing")
     assert await store.cancel("q", "j1") == (0, "cancelled")

@@ -12,10 +12,14 @@ from redis.asyncio import Redis
 
 from streamq.scripts import Scripts
 
+from .conftest import Table
 from .redis_state import (
     ANY_ID,
+    EVENTS_MAX,
+    NORMAL,
     NOW,
     PAYLOAD,
+    TYPE,
     K,
     State,
     Stream,
@@ -25,12 +29,10 @@ from .redis_state import (
     events,
     read_state,
     record,
-    seed,
     text,
 )
 
-TYPE, NAME, EVENTS_MAX, MAX_BACKLOG = "email.send", "nightly", 1000, 1000
-NORMAL = K.stream("normal")
+NAME, MAX_BACKLOG = "nightly", 1000
 TICK = NOW - 200
 """The tick being taken: due 200 ms ago."""
 MINUTE = 60_000
@@ -108,16 +110,9 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "call", "reply", "after"), CASES)
 async def test_cron(
-    redis_client: Redis,
-    scripts: Scripts,
-    before: State,
-    call: dict[str, Any],
-    reply: list[Any],
-    after: State,
+    table: Table, before: State, call: dict[str, Any], reply: list[Any], after: State
 ) -> None:
-    await seed(redis_client, before)
-    assert await cron(scripts, **call) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: cron(table.scripts, **call), reply, after)
 
 
 async def test_each_tick_fires_once_whoever_takes_it(

@@ -8,12 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from streamq.scripts import Scripts
 
+from .conftest import Table
 from .redis_state import (
+    EVENTS_MAX,
     NOW,
+    TYPE,
     K,
     State,
     Stream,
@@ -21,14 +23,11 @@ from .redis_state import (
     ZSet,
     event,
     events,
-    read_state,
     record,
     running,
-    seed,
     text,
 )
 
-TYPE, EVENTS_MAX = "email.send", 1000
 T1, T2 = NOW - 900, NOW - 400
 """Failure times of j1 and j2 (the dead entries' `time`)."""
 
@@ -119,13 +118,6 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "entries", "reply", "after"), CASES)
 async def test_dlq_delete(
-    redis_client: Redis,
-    scripts: Scripts,
-    before: State,
-    entries: list[tuple[str, str, int]],
-    reply: list[int],
-    after: State,
+    table: Table, before: State, entries: list[tuple[str, str, int]], reply: list[int], after: State
 ) -> None:
-    await seed(redis_client, before)
-    assert await dlq_delete(scripts, *entries) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: dlq_delete(table.scripts, *entries), reply, after)

@@ -13,9 +13,10 @@ from streamq.scripts import Scripts
 from streamq.settings import Settings
 from streamq.store import EnqueueSpec, Store
 
-from .conftest import Publishes
+from .conftest import Publishes, Table
 from .redis_state import (
     ANY_ID,
+    EVENTS_MAX,
     NOW,
     PAYLOAD,
     K,
@@ -26,14 +27,11 @@ from .redis_state import (
     entry,
     event,
     events,
-    read_state,
     record,
-    seed,
     text,
 )
 
 IDEM_TTL_MS = 86_400_000
-EVENTS_MAX = 1000
 
 
 async def enqueue(
@@ -181,18 +179,10 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "call", "reply", "after", "published"), CASES)
 async def test_enqueue(
-    redis_client: Redis,
-    scripts: Scripts,
-    publishes: Publishes,
-    before: State,
-    call: dict[str, Any],
-    reply: list[Any],
-    after: State,
-    published: list[tuple[str, str]],
+    table: Table, publishes: Publishes, before: State, call: dict[str, Any], reply: list[Any],
+    after: State, published: list[tuple[str, str]],
 ) -> None:
-    await seed(redis_client, before)
-    assert await enqueue(scripts, **call) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: enqueue(table.scripts, **call), reply, after)
     assert await publishes.taken() == published
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,10 +9,10 @@ from redis.asyncio import Redis
 
 from streamq.keys import GROUP, PRIORITIES
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import Store
 
-from .redis_state import K, State, Stream, entry, read_state, seed, text
+from .conftest import Table
+from .redis_state import K, State, Stream, entry, seed, text
 
 HIGH, NORMAL, LOW = (K.stream(p) for p in PRIORITIES)
 E1, E2, E3 = ("1-0", entry("a")), ("2-0", entry("b")), ("3-0", entry("c"))
@@ -101,25 +100,17 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "call", "reply", "after"), CASES)
 async def test_fetch(
-    redis_client: Redis,
-    scripts: Scripts,
-    before: State,
-    call: dict[str, Any],
-    reply: list[Any],
-    after: State,
+    table: Table, before: State, call: dict[str, Any], reply: list[Any], after: State
 ) -> None:
-    await seed(redis_client, before)
-    assert await fetch(scripts, **call) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: fetch(table.scripts, **call), reply, after)
 
 
 async def test_deleted_group_is_recreated_at_0_without_skipping_queued_entries(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
     """After XGROUP DESTROY (or FLUSHALL and new XADDs) the group comes back at id 0,
     not `$`: entries queued meanwhile, and ones whose delivery the lost group forgot,
     are all delivered."""
-    store = Store(redis_client, settings_for())
     await store.ensure_groups("q")
     for job_id in ("a", "b"):
         await redis_client.xadd(NORMAL, entry(job_id))  # type: ignore[arg-type]
@@ -139,9 +130,8 @@ async def test_deleted_group_is_recreated_at_0_without_skipping_queued_entries(
 
 
 async def test_store_fetch_builds_deliveries(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
-    store = Store(redis_client, settings_for())
     await seed(redis_client, {**EMPTY, LOW: fresh(E1), K.paused: {"high": "1"}})
     result = await store.fetch("q", PRIORITIES, "w1", 5)
     assert result.active_priorities == ["normal", "low"]

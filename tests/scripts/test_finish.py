@@ -3,7 +3,6 @@ acknowledged because the job was cancelled meanwhile."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -12,12 +11,16 @@ from redis.asyncio import Redis
 from streamq.job import Delivery, Outcome, OutcomeKind
 from streamq.keys import GROUP, PRIORITIES, QueueKeys
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import Store
 
-from .conftest import Publishes
+from .conftest import Publishes, Table
 from .redis_state import (
     ANY_ID,
+    DEAD_MAX,
+    EVENTS_MAX,
+    FAILED_TTL_MS,
+    HIGH,
+    NORMAL,
     NOW,
     K,
     State,
@@ -33,9 +36,7 @@ from .redis_state import (
     text,
 )
 
-OK_TTL_MS, FAILED_TTL_MS = 3_600_000, 7_200_000
-EVENTS_MAX, DEAD_MAX = 1000, 1000
-HIGH, NORMAL = K.stream("high"), K.stream("normal")
+OK_TTL_MS = 3_600_000
 
 
 def outcome(kind: str, **fields: object) -> dict[str, Any]:
@@ -218,23 +219,15 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "outcomes", "reply", "after", "published"), CASES)
 async def test_finish(
-    redis_client: Redis,
-    scripts: Scripts,
-    publishes: Publishes,
-    before: State,
-    outcomes: list[dict[str, Any]],
-    reply: list[int],
-    after: State,
-    published: list[tuple[str, str]],
+    table: Table, publishes: Publishes, before: State, outcomes: list[dict[str, Any]],
+    reply: list[int], after: State, published: list[tuple[str, str]],
 ) -> None:
-    await seed(redis_client, before)
-    assert await finish(scripts, *outcomes) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: finish(table.scripts, *outcomes), reply, after)
     assert await publishes.taken() == published
 
 
 async def test_store_finish_answers_in_input_order_across_queues(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
     other = QueueKeys("streamq", "q2")
     await seed(redis_client, {
@@ -247,7 +240,6 @@ async def test_store_finish_answers_in_input_order_across_queues(
         d = Delivery(queue, priority, entry_id, job_id, "email.send", b"{}", 30.0, 3, 1, 0, run)
         return Outcome(d, OutcomeKind.SUCCEEDED, result=b"1")
 
-    store = Store(redis_client, settings_for())
     codes = await store.finish([
         done("q2", "low", "j9", b"4-0", 1),
         done("q", "normal", "gone", b"3-0", 1),

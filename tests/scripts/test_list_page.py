@@ -8,14 +8,12 @@ Skipping expired records and removing their index entries is the caller's read r
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import Store
 
 from .redis_state import NOW, K, ZSet, read_state, seed, text
@@ -91,14 +89,13 @@ async def test_ties_compare_bytes_not_numbers_or_locale(
 
 
 async def test_pages_walk_the_index_exactly_once(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
     """Through the store: 300 ids over 7 distinct scores, pages of 7, each page resuming
     from the last (score, id) returned: the concatenation is the whole index, in order."""
     rng = random.Random(7)
     ids = {f"j{rng.randrange(10**6):06d}-{i}": NOW - rng.randrange(7) for i in range(300)}
     await seed(redis_client, {INDEX: ZSet(ids)})
-    store = Store(redis_client, settings_for())
     seen: list[tuple[int, str]] = []
     after: tuple[int, str] | None = None
     while rows := await store.index_page(INDEX, after, 7):

@@ -12,7 +12,8 @@ from redis.asyncio import Redis
 from streamq.keys import GROUP, PRIORITIES
 from streamq.scripts import Scripts
 
-from .redis_state import NOW, K, State, Stream, entry, read_state, seed, text
+from .conftest import Table
+from .redis_state import NOW, K, State, Stream, entry, seed, text
 
 ALL = list(PRIORITIES)
 SINCE = str(NOW - 5_000)
@@ -66,16 +67,9 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "call", "reply", "after"), CASES)
 async def test_pause(
-    redis_client: Redis,
-    scripts: Scripts,
-    before: State,
-    call: list[str],
-    reply: list[str],
-    after: State,
+    table: Table, before: State, call: list[str], reply: list[str], after: State
 ) -> None:
-    await seed(redis_client, before)
-    assert await pause(scripts, *call) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: pause(table.scripts, *call), reply, after)
 
 
 async def test_fetch_skips_what_pause_wrote_and_resumes_where_it_was(

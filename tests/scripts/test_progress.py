@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 from redis.asyncio import Redis
 
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import Store
 
+from .conftest import Table
 from .redis_state import NOW, K, State, Ttl, read_state, running, seed, text
 
 
@@ -40,18 +38,15 @@ CASES = [
 
 
 @pytest.mark.parametrize(("before", "run", "reply", "after"), CASES)
-async def test_progress(
-    redis_client: Redis, scripts: Scripts, before: State, run: int, reply: int, after: State
-) -> None:
-    await seed(redis_client, before)
-    assert await progress(scripts, run, "0.5", "half way") == reply
-    assert await read_state(redis_client) == after
+async def test_progress(table: Table, before: State, run: int, reply: int, after: State) -> None:
+    await table.check(
+        before, lambda: progress(table.scripts, run, "0.5", "half way"), reply, after
+    )
 
 
 async def test_store_set_progress(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
-    store = Store(redis_client, settings_for())
     await seed(redis_client, RUNNING)
     assert await store.set_progress("q", "j1", 1, 0.25, None) is True
     assert await store.set_progress("q", "j1", 2, 0.75, "late") is False

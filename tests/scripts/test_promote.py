@@ -13,8 +13,10 @@ from streamq.scripts import Scripts
 from streamq.settings import Settings
 from streamq.store import Store
 
+from .conftest import Table
 from .redis_state import (
     ANY_ID,
+    EVENTS_MAX,
     NOW,
     K,
     State,
@@ -28,8 +30,6 @@ from .redis_state import (
     seed,
     text,
 )
-
-EVENTS_MAX = 1000
 
 
 async def promote(scripts: Scripts, *job_ids: str) -> Any:
@@ -106,16 +106,9 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "jobs", "reply", "after"), CASES)
 async def test_promote(
-    redis_client: Redis,
-    scripts: Scripts,
-    before: State,
-    jobs: list[str],
-    reply: list[int],
-    after: State,
+    table: Table, before: State, jobs: list[str], reply: list[int], after: State
 ) -> None:
-    await seed(redis_client, before)
-    assert await promote(scripts, *jobs) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: promote(table.scripts, *jobs), reply, after)
 
 
 async def test_promote_twice_moves_once(redis_client: Redis, scripts: Scripts) -> None:

@@ -3,7 +3,6 @@ after max deliveries | dropped when stale | left alone when no longer ours."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,11 +10,15 @@ from redis.asyncio import Redis
 
 from streamq.keys import GROUP
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import ReclaimResult, Store
 
+from .conftest import Table
 from .redis_state import (
     ANY_ID,
+    DEAD_MAX,
+    EVENTS_MAX,
+    FAILED_TTL_MS,
+    NORMAL,
     NOW,
     K,
     Pending,
@@ -34,8 +37,7 @@ from .redis_state import (
     unwrap,
 )
 
-MAX_DELIVERIES, EVENTS_MAX, DEAD_MAX, FAILED_TTL_MS = 3, 1000, 1000, 7_200_000
-NORMAL = K.stream("normal")
+MAX_DELIVERIES = 3
 RC = "rc"
 """The reclaimer's consumer: XAUTOCLAIM moved the entries to it before the script runs."""
 
@@ -144,16 +146,9 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "call", "reply", "after"), CASES)
 async def test_reclaim(
-    redis_client: Redis,
-    scripts: Scripts,
-    before: State,
-    call: dict[str, Any],
-    reply: list[int],
-    after: State,
+    table: Table, before: State, call: dict[str, Any], reply: list[int], after: State
 ) -> None:
-    await seed(redis_client, before)
-    assert await reclaim(scripts, [("j1", "1-0")], **call) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: reclaim(table.scripts, [("j1", "1-0")], **call), reply, after)
 
 
 async def test_reclaim_batch_counts_each_fate(redis_client: Redis, scripts: Scripts) -> None:
@@ -195,9 +190,8 @@ async def test_lease_lost_race_job_is_given_back_not_cancelled(
 
 
 async def test_store_reclaims_idle_entries_only(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
-    store = Store(redis_client, settings_for())
     await seed(redis_client, {
         K.job("a"): running(entry="1-0"),
         K.job("b"): running(entry="2-0", worker="w2"),
@@ -216,11 +210,10 @@ async def test_store_reclaims_idle_entries_only(
 
 
 async def test_store_recovers_jobs_whose_pending_entry_was_deleted(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
     """XAUTOCLAIM's third element lists entries deleted while pending (an XTRIM, an XDEL):
     the job is found through the processing index and given back."""
-    store = Store(redis_client, settings_for())
     await seed(redis_client, {
         K.job("a"): running(entry="1-0"),
         NORMAL: Stream([], {"1-0": Pending("w1", idle_ms=60_000)}, "1-0"),

@@ -4,21 +4,27 @@ parked jobs no longer queued, or no longer waiting, are not given back."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from streamq.job import Delivery
-from streamq.keys import PRIORITIES
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import Store
 
+from .conftest import Table
 from .redis_state import (
     ANY_ID,
+    HIGH,
+    LEASE_MS,
+    LIMIT,
+    NORMAL,
     NOW,
+    RANK,
+    RUNNING,
+    TYPE,
+    WAITING,
     K,
     State,
     Stream,
@@ -30,10 +36,6 @@ from .redis_state import (
     text,
 )
 
-TYPE, LIMIT, LEASE_MS = "email.send", 2, 30_000
-RUNNING, WAITING = K.running(TYPE), K.waiting(TYPE)
-HIGH, NORMAL = K.stream("high"), K.stream("normal")
-RANK = {p: i * 2**44 for i, p in enumerate(PRIORITIES)}
 LEASE = NOW + LEASE_MS
 """The lease a given-back job holds until it is fetched and admitted."""
 
@@ -128,25 +130,21 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "candidates", "finished", "reply", "after"), CASES)
 async def test_release(
-    redis_client: Redis,
-    scripts: Scripts,
+    table: Table,
     before: State,
     candidates: list[str],
     finished: list[str],
     reply: list[int],
     after: State,
 ) -> None:
-    await seed(redis_client, before)
-    assert await release(scripts, candidates, finished) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: release(table.scripts, candidates, finished), reply, after)
 
 
 async def test_store_parks_at_the_limit_and_release_gives_back_in_priority_order(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
     """Through the store (Redis time): admit parks, a finished job's release gives back the
     parked high job before an older normal one."""
-    store = Store(redis_client, settings_for())
     low_ids = ("j1", "j2", "j3")
     await seed(redis_client, {
         **{K.job(j): QUEUED for j in low_ids},

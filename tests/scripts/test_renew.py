@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import pytest
 from redis.asyncio import Redis
@@ -10,10 +10,10 @@ from redis.asyncio import Redis
 from streamq.job import Delivery, Outcome, OutcomeKind
 from streamq.keys import GROUP
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import ReclaimResult, Store
 
 from .redis_state import (
+    NORMAL,
     NOW,
     K,
     Pending,
@@ -28,7 +28,6 @@ from .redis_state import (
     text,
 )
 
-NORMAL = K.stream("normal")
 IDLE = 60_000
 
 
@@ -90,9 +89,8 @@ def delivery(job_id: str, entry_id: bytes, priority: str = "normal") -> Delivery
 
 
 async def test_store_renew_returns_the_lost_deliveries(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
-    store = Store(redis_client, settings_for())
     await seed(redis_client, {
         NORMAL: held({"1-0": "w1", "2-0": "w2"}),
         K.stream("high"): Stream([("5-0", entry("h"))], {"5-0": Pending("w1", IDLE)}, "5-0"),
@@ -105,7 +103,7 @@ async def test_store_renew_returns_the_lost_deliveries(
 
 
 async def test_job_whose_running_entry_is_deleted_is_recovered(
-    redis_client: Redis, scripts: Scripts, settings_for: Callable[..., Settings]
+    redis_client: Redis, scripts: Scripts, store: Store
 ) -> None:
     """An XTRIM deletes the entry of a running job: renew reports the lease lost (the node
     stops the handler; its `cancelled` outcome changes nothing), the entry stays pending,
@@ -116,7 +114,6 @@ async def test_job_whose_running_entry_is_deleted_is_recovered(
         K.index("processing"): ZSet({"j1": NOW - 500}),
     })
     assert text(await scripts.renew(keys=[NORMAL], args=[GROUP, "w1", "1-0"])) == ["1-0"]
-    store = Store(redis_client, settings_for())
     stopped = Outcome(delivery("j1", b"1-0"), OutcomeKind.CANCELLED, reason="cancelled")
     assert await store.finish([stopped]) == [0]
     result, _ = await store.reclaim("q", "normal", "rc", min_idle_ms=IDLE // 2)

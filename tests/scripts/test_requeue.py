@@ -6,12 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
 from streamq.scripts import Scripts
 
+from .conftest import Table
 from .redis_state import (
     ANY_ID,
+    EVENTS_MAX,
     NOW,
     K,
     State,
@@ -21,14 +22,10 @@ from .redis_state import (
     entry,
     event,
     events,
-    read_state,
     record,
     running,
-    seed,
     text,
 )
-
-EVENTS_MAX = 1000
 
 
 async def requeue(scripts: Scripts, *dead_entries: str) -> Any:
@@ -81,23 +78,12 @@ NOT_ENDED = ["scheduled", "queued", "processing", "retrying", "succeeded"]
 
 @pytest.mark.parametrize(("before", "dead_entries", "reply", "after"), CASES)
 async def test_requeue(
-    redis_client: Redis,
-    scripts: Scripts,
-    before: State,
-    dead_entries: list[str],
-    reply: list[Any],
-    after: State,
+    table: Table, before: State, dead_entries: list[str], reply: list[Any], after: State
 ) -> None:
-    await seed(redis_client, before)
-    assert await requeue(scripts, *dead_entries) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: requeue(table.scripts, *dead_entries), reply, after)
 
 
 @pytest.mark.parametrize("status", NOT_ENDED)
-async def test_requeue_refuses_a_job_not_failed_or_cancelled(
-    redis_client: Redis, scripts: Scripts, status: str
-) -> None:
+async def test_requeue_refuses_a_job_not_failed_or_cancelled(table: Table, status: str) -> None:
     before = {K.job("j1"): record(status), K.dead: DEAD}
-    await seed(redis_client, before)
-    assert await requeue(scripts, "5-0") == [0, status]
-    assert await read_state(redis_client) == before
+    await table.check(before, lambda: requeue(table.scripts, "5-0"), [0, status], before)

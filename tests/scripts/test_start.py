@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,10 +9,12 @@ from redis.asyncio import Redis
 
 from streamq.keys import GROUP
 from streamq.scripts import Scripts
-from streamq.settings import Settings
 from streamq.store import EnqueueSpec, Store
 
+from .conftest import Table
 from .redis_state import (
+    EVENTS_MAX,
+    NORMAL,
     NOW,
     K,
     State,
@@ -28,9 +29,6 @@ from .redis_state import (
     seed,
     text,
 )
-
-EVENTS_MAX = 1000
-NORMAL = K.stream("normal")
 
 
 async def start(scripts: Scripts, jobs: list[tuple[str, str]], worker: str = "w1") -> Any:
@@ -149,16 +147,9 @@ FINISHED = ["succeeded", "failed", "cancelled", "scheduled", "retrying"]
 
 @pytest.mark.parametrize(("before", "jobs", "reply", "after"), CASES)
 async def test_start(
-    redis_client: Redis,
-    scripts: Scripts,
-    before: State,
-    jobs: list[tuple[str, str]],
-    reply: list[int],
-    after: State,
+    table: Table, before: State, jobs: list[tuple[str, str]], reply: list[int], after: State
 ) -> None:
-    await seed(redis_client, before)
-    assert await start(scripts, jobs) == reply
-    assert await read_state(redis_client) == after
+    await table.check(before, lambda: start(table.scripts, jobs), reply, after)
 
 
 @pytest.mark.parametrize("status", FINISHED)
@@ -173,11 +164,10 @@ async def test_start_skips_a_job_not_queued(
 
 
 async def test_cancel_then_requeue_of_a_queued_job_runs_one_attempt(
-    redis_client: Redis, settings_for: Callable[..., Settings]
+    redis_client: Redis, store: Store
 ) -> None:
     """Cancelling a queued job leaves its entry in the stream; retrying it adds a second.
     Fetched together, the two entries must not start two concurrent attempts."""
-    store = Store(redis_client, settings_for())
     await store.ensure_groups("q")
     spec = EnqueueSpec("q", "j1", "email.send", b"{}", "normal", 3, 30.0)
     await store.enqueue([spec])

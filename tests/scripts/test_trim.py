@@ -15,9 +15,9 @@ from streamq.scripts import Scripts
 from streamq.settings import Settings
 from streamq.store import Store
 
-from .redis_state import NOW, K, State, Stream, ZSet, read_state, record, seed, text
+from .conftest import Table
+from .redis_state import NOW, TYPE, K, State, Stream, ZSet, read_state, record, seed, text
 
-TYPE = "email.send"
 TYPED = K.index_type(TYPE)
 
 
@@ -66,8 +66,7 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "index", "job_type", "candidates", "reply", "after"), CASES)
 async def test_trim(
-    redis_client: Redis,
-    scripts: Scripts,
+    table: Table,
     before: State,
     index: str,
     job_type: str,
@@ -75,9 +74,9 @@ async def test_trim(
     reply: int,
     after: State,
 ) -> None:
-    await seed(redis_client, before)
-    assert await trim(scripts, index, job_type, candidates) == reply
-    assert await read_state(redis_client) == after
+    await table.check(
+        before, lambda: trim(table.scripts, index, job_type, candidates), reply, after
+    )
 
 
 async def test_sweep_checks_at_most_count_entries_older_than_the_cutoff(
