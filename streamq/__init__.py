@@ -1,8 +1,7 @@
 """streamq: a crash-safe background job queue for Python services, on Redis Streams."""
 
-from .app import App, JobRequest
+from .app import App
 from .context import Context
-from .control import DeadLetter, DeadLetterPage, Event, JobPage
 from .cron import CronJob
 from .errors import (
     BackendUnavailable,
@@ -13,14 +12,18 @@ from .errors import (
     JobNotFound,
     PayloadTooLarge,
     QueueFull,
+    QueueNotFound,
     Retry,
     StreamqError,
     UnknownTaskType,
     ValidationError,
 )
-from .job import Job, JobStatus, Priority
+from .job import DeadLetter, DeadLetterPage, Event, Job, JobPage, JobStatus, Priority
 from .policy import Backoff
+from .registry import Registry
+from .requests import JobRequest
 from .settings import Settings
+from .store import EnqueueResult
 from .task import Task
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "CronJob",
     "DeadLetter",
     "DeadLetterPage",
+    "EnqueueResult",
     "Event",
     "Fail",
     "IdempotencyConflict",
@@ -44,6 +48,8 @@ __all__ = [
     "PayloadTooLarge",
     "Priority",
     "QueueFull",
+    "QueueNotFound",
+    "Registry",
     "Retry",
     "Settings",
     "StreamqError",

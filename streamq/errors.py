@@ -112,3 +112,11 @@ class Fail(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class QueueNotFound(StreamqError):
+    """Raised when a queue is neither declared by the application nor present in Redis."""
+
+    code = "queue-not-found"
+    http_status = 404
+    title = "Queue not found"

@@ -164,3 +164,71 @@ class Outcome:
     reason: str = ""
     retry_delay_ms: int = 0
     duration_s: float = 0.0
+
+
+class JobPage(BaseModel):
+    """One page of `list_jobs`; pass `next_cursor` back for the next one (None: the end).
+    A page may hold fewer than `limit` jobs when its scan budget ran out; keep going
+    while `next_cursor` is set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    jobs: list[Job]
+    next_cursor: str | None
+
+
+class DeadLetter(BaseModel):
+    """A dead-letter entry (`XRANGE streamq:{q}:dead`) of a job that is still failed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    job_id: str
+    queue: str
+    type: str
+    reason: str
+    error_type: str
+    error: str
+    fingerprint: str
+    """Groups failures of the same kind: error type plus the message with numbers, ids
+    and quoted values masked."""
+    attempt: int
+    failed_at: datetime
+    entry_id: str
+
+
+class DeadLetterPage(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    entries: list[DeadLetter]
+    next_cursor: str | None
+
+
+class Event(BaseModel):
+    """One state change from a queue's events stream (`XRANGE streamq:{q}:events`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    queue: str
+    job_id: str
+    from_status: str | None
+    to_status: str
+    attempt: int
+    time: datetime
+    worker: str | None
+
+    @classmethod
+    def from_entry(cls, queue: str, entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
+        def text(name: bytes) -> str:
+            return fields.get(name, b"").decode()
+
+        return cls(
+            id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
+            queue=queue,
+            job_id=text(b"job"),
+            from_status=text(b"from") or None,
+            to_status=text(b"to"),
+            attempt=int(text(b"attempt") or 0),
+            time=datetime.fromtimestamp(int(text(b"time") or 0) / 1000, tz=UTC),
+            worker=text(b"worker") or None,
+        )

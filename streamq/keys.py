@@ -6,19 +6,32 @@ and every script touches one slot only.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Literal
 
-PRIORITIES: tuple[str, ...] = ("high", "normal", "low")
-STATUSES: tuple[str, ...] = (
-    "scheduled",
-    "queued",
-    "processing",
-    "retrying",
-    "succeeded",
-    "failed",
-    "cancelled",
-)
+from .errors import ValidationError
+from .job import JobStatus, Priority
+
+PRIORITIES: tuple[str, ...] = tuple(p.value for p in Priority)
+STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 GROUP = "workers"
+
+QUEUE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
+"""A queue name: 1 to 200 letters, digits, `_`, `.`, `:` or `-`, not starting with a
+punctuation mark other than `_`. No braces (the name is the key's hash tag), no `#`
+(reserved for shards), no spaces or glob characters."""
+
+
+def check_queue_name(name: object, field: str = "queue") -> str:
+    """The name itself when it is a valid queue name; ValidationError otherwise."""
+    if not isinstance(name, str) or not QUEUE_NAME.fullmatch(name):
+        raise ValidationError(
+            f"queue name {name!r} is not valid: use 1 to 200 letters, digits, '_', '.', "
+            "':' or '-', starting with a letter, digit or '_'",
+            field=field,
+        )
+    return name
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +93,6 @@ class QueueKeys:
     def wake_channel(self) -> str:
         return f"{self.base}:wake"
 
-    # -- job control (issue 3): listing indices, cron, per-type concurrency limits ---------
-
     @property
     def index_all(self) -> str:
         """Every job id by creation time: listing without filters, stable as jobs move."""
@@ -127,10 +138,17 @@ class QueueKeys:
         ]
 
 
-def queue_of_key(prefix: str, key: str) -> str | None:
-    """The queue name inside a streamq key, or None when the key is not one of ours."""
-    head = f"{prefix}:{{"
-    if not key.startswith(head):
-        return None
-    end = key.find("}", len(head))
-    return key[len(head) : end] if end > 0 else None
+@dataclass(frozen=True, slots=True)
+class Index:
+    """A listing index of a queue: every job (`all`), one status, or one type; each a zset
+    of job ids scored by time."""
+
+    kind: Literal["all", "status", "type"]
+    value: str = ""
+
+    def key(self, keys: QueueKeys) -> str:
+        if self.kind == "status":
+            return keys.index(self.value)
+        if self.kind == "type":
+            return keys.index_type(self.value)
+        return keys.index_all

@@ -16,7 +16,6 @@ from redis.commands.core import AsyncScript
 _LUA = resources.files("streamq") / "lua"
 SCRIPT_NAMES: tuple[str, ...] = ("enqueue", "fetch", "start", "finish", "promote", "reclaim",
                                  "renew", "cancel", "requeue", "progress",
-                                 # job control (issue 3)
                                  "cron", "list_page", "trim", "admit", "release", "pause",
                                  "dlq_delete")
 
@@ -70,7 +69,6 @@ class Scripts:
         self.cancel = load("cancel")
         self.requeue = load("requeue")
         self.progress = load("progress")
-        # job control (issue 3)
         self.cron = load("cron")
         self.list_page = load("list_page")
         self.trim = load("trim")

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
         description="A cron tick no node fired within this time of its due time was missed "
         "(no node ran); the cron's misfire policy (skip or run_once) then applies.",
     )
-    # -- services (issue 4): API, metrics and logs --------------------------------------------
+    # -- services: API, metrics and logs ---------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Address `streamq api` listens on.")
     api_port: int = Field(8000, ge=1, le=65_535, description="TCP port of `streamq api`.")
     api_token: SecretStr | None = Field(

@@ -7,10 +7,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..app import MAX_IDEMPOTENCY_KEY_LEN, MAX_SCHEDULE_AHEAD_S, JobRequest
-from ..control import MAX_PAGE
 from ..job import Job
 from ..keys import STATUSES
+from ..ops.pagination import MAX_PAGE
+from ..requests import MAX_IDEMPOTENCY_KEY_LEN, MAX_SCHEDULE_AHEAD_S, JobRequest
 from ..stats import QueueStats
 from .problems import Problem
 

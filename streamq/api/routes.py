@@ -15,10 +15,10 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 
-from ..app import App, JobRequest
-from ..control import DeadLetterPage
+from ..app import App
 from ..errors import BackendUnavailable, StreamqError, ValidationError
-from ..job import Job, JobStatus, Priority
+from ..job import DeadLetterPage, Job, JobStatus, Priority
+from ..requests import JobRequest
 from ..store import EnqueueResult
 from .auth import Scope
 from .body import parse_model, parse_query, read_json
@@ -270,9 +270,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/queues", queues, Scope.ADMIN, "Queue numbers per priority", 200,
           QueuesOut),
     Route("POST", "/queues/{name}/pause", pause_queue, Scope.ADMIN, "Pause fetching", 200,
-          PauseOut, query=PauseQuery, errors=(422, 503)),
+          PauseOut, query=PauseQuery, errors=(404, 422, 503)),
     Route("POST", "/queues/{name}/resume", resume_queue, Scope.ADMIN, "Resume fetching", 200,
-          PauseOut, query=PauseQuery, errors=(422, 503)),
+          PauseOut, query=PauseQuery, errors=(404, 422, 503)),
     Route("GET", "/livez", livez, Scope.OPEN, "The process is alive", 200, Health, errors=()),
     Route("GET", "/healthz", healthz, Scope.OPEN, "Alias of /livez", 200, Health, errors=()),
     Route("GET", "/readyz", readyz, Scope.OPEN, "Redis answers", 200, Health),

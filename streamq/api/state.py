@@ -7,8 +7,6 @@ from typing import Any, TypeVar
 
 import anyio
 from aiohttp import web
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..app import App
 from ..errors import BackendUnavailable
@@ -34,5 +32,3 @@ async def call(request: web.Request, awaitable: Awaitable[T]) -> T:
             return await awaitable
     except TimeoutError:
         raise BackendUnavailable(f"Redis did not answer within {deadline:g} s") from None
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        raise BackendUnavailable(f"Redis is unavailable: {exc}") from None

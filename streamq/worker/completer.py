@@ -9,6 +9,7 @@ from collections import defaultdict
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
 
+from ..errors import BackendUnavailable
 from ..job import Outcome, OutcomeKind
 from ..metrics import (
     JOBS_DEAD,
@@ -18,12 +19,11 @@ from ..metrics import (
     STALE_OUTCOMES,
 )
 from ..store import Store
+from ..store.codes import FinishCode
 from .state import NodeState
-from .supervise import is_outage
 
 log = logging.getLogger("streamq.worker")
 
-STALE, APPLIED, MISSING, CANCELLED = 0, 1, -1, 2
 
 
 class Completer:
@@ -74,9 +74,7 @@ class Completer:
             try:
                 codes = await self.store.finish(batch)
                 break
-            except Exception as exc:
-                if not is_outage(exc):
-                    raise
+            except BackendUnavailable as exc:
                 now = time.monotonic()
                 if now - self._last_warning > 10:  # an outage is logged, not each retry
                     log.warning("writing %d outcomes failed (%s); retrying", len(batch), exc)
@@ -88,7 +86,7 @@ class Completer:
             self._count(outcome, code)
         await self._release_slots(batch, codes)
 
-    async def _release_slots(self, batch: list[Outcome], codes: list[int]) -> None:
+    async def _release_slots(self, batch: list[Outcome], codes: list[FinishCode]) -> None:
         """Free the concurrency slots of limited types whose attempt ended here (not of
         fenced-off ones: a newer attempt holds that slot). A failed release is only logged:
         the slot's lease expires and the limiter gives it back."""
@@ -98,7 +96,7 @@ class Completer:
         ended: dict[tuple[str, str], list[str]] = defaultdict(list)
         for outcome, code in zip(batch, codes, strict=True):
             d = outcome.delivery
-            if d.type in limits and code != STALE:
+            if d.type in limits and code is not FinishCode.STALE:
                 ended[(d.queue, d.type)].append(d.job_id)
         for (queue, job_type), job_ids in ended.items():
             try:
@@ -107,15 +105,15 @@ class Completer:
                 log.warning("releasing %d %s slots failed (%s); their leases will expire",
                             len(job_ids), job_type, exc)
 
-    def _count(self, o: Outcome, code: int) -> None:
+    def _count(self, o: Outcome, code: FinishCode) -> None:
         d = o.delivery
-        if code == STALE:
+        if code is FinishCode.STALE:
             self.stale += 1
             STALE_OUTCOMES.labels(d.queue).inc()
             log.info("outcome of job %s run %d fenced off: a newer attempt owns it", d.job_id,
                      d.run, extra={"job_id": d.job_id, "task": d.type, "queue": d.queue})
             return
-        if code != APPLIED:
+        if code is not FinishCode.APPLIED:
             return
         JOBS_PROCESSED.labels(d.queue, d.type, o.kind.value).inc()
         if o.kind in (OutcomeKind.RETRY, OutcomeKind.FAILED):

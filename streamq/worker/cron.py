@@ -17,21 +17,24 @@ from collections.abc import Sequence
 
 import anyio
 
-from ..app import App, JobRequest
 from ..cron import CronJob
+from ..registry import Registry
+from ..requests import JobRequest, build_spec
 from ..store import Store
+from ..store.codes import CronCode
 
 log = logging.getLogger("streamq.worker")
 
 MAX_SLEEP_S = 5.0
-FIRED, TAKEN, SKIPPED, FULL = 1, 0, 2, -2
 
 
 class CronActor:
     """Sleeps until the next tick of any of its crons (Redis time), then takes what is due."""
 
-    def __init__(self, app: App, store: Store, crons: Sequence[CronJob], grace_ms: int) -> None:
-        self.app = app
+    def __init__(
+        self, registry: Registry, store: Store, crons: Sequence[CronJob], grace_ms: int
+    ) -> None:
+        self.registry = registry
         self.store = store
         self.crons = list(crons)
         self.grace_ms = grace_ms
@@ -71,7 +74,7 @@ class CronActor:
             missed = cron.latest_until(horizon)
             run_once = cron.misfire == "run_once"
             code = await self.take(cron, missed, fire=run_once)
-            if code in (FIRED, SKIPPED):
+            if code in (CronCode.FIRED, CronCode.SKIPPED):
                 log.warning(
                     "cron %s: ticks up to %d were missed while no node ran; %s",
                     cron.name, missed, "fired once" if run_once else "skipped",
@@ -80,15 +83,16 @@ class CronActor:
         for tick in cron.ticks(last, now):
             await self.take(cron, tick, fire=True)
 
-    async def take(self, cron: CronJob, tick: int, fire: bool) -> int:
-        spec = self.app.build_spec(
+    async def take(self, cron: CronJob, tick: int, fire: bool) -> CronCode:
+        spec = build_spec(
+            self.registry,
             JobRequest(cron.type, cron.payload, priority=cron.priority, queue=cron.queue)
         )
         code, value = await self.store.cron_fire(spec, cron.name, tick, fire)
-        if code == FIRED:
+        if code is CronCode.FIRED:
             self.fired += 1
             log.debug("cron %s: tick %d fired job %s", cron.name, tick, value)
-        elif code == FULL:
+        elif code is CronCode.QUEUE_FULL:
             log.warning("cron %s: tick %d dropped: queue %s is over its backlog limit",
                         cron.name, tick, cron.queue)
         return code

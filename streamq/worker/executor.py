@@ -13,12 +13,12 @@ import orjson
 import pydantic
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from ..app import App
 from ..context import Context, job_logger
 from ..errors import Fail, Retry
 from ..job import Delivery, Outcome, OutcomeKind
 from ..metrics import JOBS_IN_FLIGHT, PROCESSING_SECONDS
 from ..policy import Backoff, decide_failure
+from ..registry import Registry
 from ..store import Store
 from .state import NodeState
 
@@ -30,8 +30,8 @@ TRACEBACK_LIMIT = 4000
 class Executor:
     """Shared by the node's executor coroutines; each runs `run()` over one job channel."""
 
-    def __init__(self, app: App, store: Store, state: NodeState) -> None:
-        self.app = app
+    def __init__(self, registry: Registry, store: Store, state: NodeState) -> None:
+        self.registry = registry
         self.store = store
         self.state = state
         self.threads = anyio.CapacityLimiter(state.slots.total)
@@ -86,7 +86,7 @@ class Executor:
 
     async def run_one(self, d: Delivery) -> Outcome:
         """Validate, run the handler under its time limit, and classify the result."""
-        task = self.app.tasks.get(d.type)
+        task = self.registry.tasks.get(d.type)
         if task is None:
             return _final(d, "unknown task", "UnknownTaskType", f"no task named {d.type!r}")
         try:

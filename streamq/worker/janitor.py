@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from ..keys import Index
 from ..store import Store
 
 log = logging.getLogger("streamq.worker")
@@ -35,7 +36,7 @@ class Janitor:
         self.interval_s = interval_s
         self.batch = batch
         self.budget_s = budget_s
-        self.offsets: dict[str, int] = {}
+        self.offsets: dict[tuple[str, Index], int] = {}
 
     async def run(self) -> None:
         while True:
@@ -50,27 +51,25 @@ class Janitor:
         removed = 0
         for queue in self.queues:
             await self.store.trim_retention(queue, now)
-            k = self.store.keys(queue)
-            indices = [(k.index_all, "")]
-            indices += [(k.index_type(t), t) for t in await self.store.job_types(queue)]
-            for key, job_type in indices:
-                removed += await self._catch_up(queue, key, job_type, cutoff)
+            indices = [Index("all")]
+            indices += [Index("type", t) for t in await self.store.job_types(queue)]
+            for index in indices:
+                removed += await self._catch_up(queue, index, cutoff)
         if removed:
             log.info("retention: dropped %d index entries of expired jobs", removed)
         return removed
 
-    async def _catch_up(self, queue: str, key: str, job_type: str, cutoff: int) -> int:
+    async def _catch_up(self, queue: str, index: Index, cutoff: int) -> int:
         """Batch after batch until the index is caught up or the sweep's time budget is
         spent: one batch per interval fell behind any throughput above batch/interval
         (17 jobs/s), and the index grew without bound."""
         removed = 0
         deadline = time.monotonic() + self.budget_s
         while True:
-            offset = self.offsets.get(key, 0)
-            checked, gone = await self.store.sweep_index(
-                queue, key, job_type, cutoff, offset, self.batch
-            )
+            where = (queue, index)
+            offset = self.offsets.get(where, 0)
+            checked, gone = await self.store.sweep_index(queue, index, cutoff, offset, self.batch)
             removed += gone
-            self.offsets[key] = 0 if checked < self.batch else offset + checked - gone
+            self.offsets[where] = 0 if checked < self.batch else offset + checked - gone
             if checked < self.batch or time.monotonic() > deadline:
                 return removed

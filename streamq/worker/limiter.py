@@ -50,8 +50,7 @@ class Limiter:
         given = 0
         for queue in self.queues:
             for job_type, limit in limits.items():
-                back, _, _ = await self.store.release(queue, job_type, limit)
-                given += back
+                given += (await self.store.release(queue, job_type, limit)).given_back
         if given:
             log.info("gave %d parked jobs back after slots were freed", given)
         return given

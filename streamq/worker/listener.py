@@ -31,24 +31,24 @@ class Listener:
         }
 
     async def run(self) -> None:
-        pubsub = self.store.pubsub()
+        subscription = self.store.subscription()
         try:
-            await pubsub.subscribe(self.store.cancel_channel, *self.by_channel)
+            await subscription.subscribe(self.store.cancel_channel, *self.by_channel)
             await self.recheck()
             for scheduler in self.by_channel.values():
                 scheduler.poke()  # anything published while we were away
             cancel = self.store.cancel_channel.encode()
             while True:
-                message = await pubsub.get_message(timeout=1.0)
+                message = await subscription.next_message(timeout=1.0)
                 if message is None:
                     continue
-                channel, data = message["channel"], message["data"]
+                channel, data = message
                 if channel == cancel:
                     self.cancel(data.decode())
                 elif channel in self.by_channel:
                     self.by_channel[channel].poke()
         finally:
-            await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await subscription.close()
 
     def cancel(self, job_id: str) -> bool:
         scope = self.state.running.get(job_id)

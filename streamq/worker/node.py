@@ -8,15 +8,16 @@ import os
 import signal
 import socket
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
 
-from ..app import App
 from ..ids import new_job_id
 from ..job import Delivery, Outcome
 from ..policy import PriorityOrder
+from ..registry import Registry
+from ..settings import Settings
 from ..store import Store
 from .completer import Completer
 from .cron import CronActor
@@ -34,13 +35,26 @@ from .supervise import NodeCrashed, supervise
 log = logging.getLogger("streamq.worker")
 
 
+class Backend(Protocol):
+    """What a node runs on: the declared tasks and crons, and the store (an App is one)."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def registry(self) -> Registry: ...
+
+    @property
+    def store(self) -> Store: ...
+
+
 class Node:
     """A worker node. `run()` returns the process exit code: 0 after a clean stop,
     1 when an actor crashed past its budget (so the orchestrator restarts the node)."""
 
     def __init__(
         self,
-        app: App,
+        app: Backend,
         *,
         concurrency: int | None = None,
         queues: Sequence[str] | None = None,
@@ -53,7 +67,7 @@ class Node:
         s = app.settings
         self.app = app
         self.settings = s
-        self.queues = list(queues or app.queues)
+        self.queues = list(queues or app.registry.queues)
         self.burst = burst
         self.grace_period_s = s.grace_period_s if grace_period_s is None else grace_period_s
         self.handle_signals = handle_signals
@@ -64,7 +78,7 @@ class Node:
             lease_s=s.visibility_timeout_ms / 1000,
             limits={
                 t.name: t.options.concurrency
-                for t in app.tasks.values()
+                for t in app.registry.tasks.values()
                 if t.options.concurrency
             },
         )
@@ -138,10 +152,10 @@ class Node:
             tg.start_soon(self._watch_signals)
 
     def _start_control(self, tg: TaskGroup) -> None:
-        """Job control actors (issue 3): cron ticks, per-type concurrency slots, retention."""
+        """Job control actors: cron ticks, per-type concurrency slots, retention."""
         s = self.settings
-        crons = [c for c in self.app.crons.values() if c.queue in self.queues]
-        cron = CronActor(self.app, self.store, crons, s.cron_misfire_grace_ms)
+        crons = [c for c in self.app.registry.crons.values() if c.queue in self.queues]
+        cron = CronActor(self.app.registry, self.store, crons, s.cron_misfire_grace_ms)
         limiter = Limiter(
             self.store, self.state, self.queues, min(1.0, s.visibility_timeout_ms / 3000)
         )
@@ -169,7 +183,7 @@ class Node:
         self.completer = Completer(
             self.store, self.state, s.completion_batch_size, s.completion_flush_ms
         )
-        executor = Executor(self.app, self.store, self.state)
+        executor = Executor(self.app.registry, self.store, self.state)
         async with out_recv, anyio.create_task_group() as pipeline:
             pipeline.start_soon(supervise, "completer", lambda: self.completer_run(out_recv))
             with self._hard_stop:

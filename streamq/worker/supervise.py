@@ -7,34 +7,11 @@ import time
 from collections.abc import Awaitable, Callable
 
 import anyio
-from redis.exceptions import (
-    BusyLoadingError,
-    ClusterDownError,
-    MasterDownError,
-    OutOfMemoryError,
-    ReadOnlyError,
-    ResponseError,
-    TryAgainError,
-)
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from ..errors import BackendUnavailable
 from ..metrics import ACTOR_RESTARTS
 
 log = logging.getLogger("streamq.worker")
-
-OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
-    RedisConnectionError,
-    RedisTimeoutError,
-    BusyLoadingError,
-    OSError,
-    # redis-py strips the code of these replies (OOM, READONLY, ...) from their text
-    OutOfMemoryError,
-    ReadOnlyError,
-    MasterDownError,
-    TryAgainError,
-    ClusterDownError,
-)
 
 
 class NodeCrashed(Exception):
@@ -42,18 +19,8 @@ class NodeCrashed(Exception):
 
 
 def is_outage(exc: BaseException) -> bool:
-    """Connection loss, timeouts, LOADING, a Redis that refuses writes (OOM, MISCONF)."""
-    if isinstance(exc, OUTAGE_ERRORS):
-        return True
-    text = str(exc)
-    if text.startswith("Command # ") and "caused error: " in text:
-        # redis-py wraps the error of a pipelined command: "Command # 1 (...) of pipeline
-        # caused error: ('OOM command not allowed ...',)"; judge the error itself.
-        text = text.split("caused error: ", 1)[1].lstrip("(\"'")
-    return isinstance(exc, ResponseError) and text.startswith(
-        ("LOADING", "OOM", "MISCONF", "READONLY", "MASTERDOWN", "NOGROUP", "BUSY ",
-         "UNBLOCKED")  # a blocking read whose stream was deleted (Redis >= 7)
-    )
+    """Redis unreachable or refusing to serve, as the store classified it."""
+    return isinstance(exc, BackendUnavailable)
 
 
 async def supervise(

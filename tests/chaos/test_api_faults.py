@@ -350,7 +350,7 @@ async def test_a_submission_written_but_not_read_back_in_time_is_202_not_503(
     from tests.support.tasks import app as tasks_app
 
     app = App(Settings(redis_url=redis_url, api_deadline_s=0.5))
-    app.tasks = tasks_app.tasks
+    app.registry.tasks = tasks_app.tasks
 
     async def slow_get_job(job_id: str) -> Any:
         await anyio.sleep(5)

@@ -7,7 +7,11 @@ import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
-from streamq.worker.supervise import is_outage
+from streamq.store.classify import outage
+
+
+def is_outage(exc: BaseException) -> bool:
+    return outage(exc) is not None
 
 pytestmark = pytest.mark.chaos
 

@@ -15,7 +15,8 @@ from redis.asyncio import Redis
 
 from streamq import App, ConfigurationError, Settings
 from streamq.cron import CronJob
-from streamq.worker.cron import TAKEN, CronActor
+from streamq.store.codes import CronCode
+from streamq.worker.cron import CronActor
 from tests.support.nodes import running_node
 from tests.support.procs import WorkerProcess
 
@@ -95,7 +96,7 @@ def test_schedule_arithmetic_with_seconds_and_time_zones() -> None:
 
 
 def actor(app: App, grace_ms: int = 5000) -> CronActor:
-    return CronActor(app, app.store, list(app.crons.values()), grace_ms)
+    return CronActor(app.registry, app.store, list(app.crons.values()), grace_ms)
 
 
 async def ticks_of(app: App, redis: Redis, name: str = "tick") -> list[int]:
@@ -120,7 +121,7 @@ async def test_each_tick_fires_once_however_many_nodes_race(
     assert await ticks_of(app, redis_client) == [start + 1000, start + 2000, start + 3000]
     assert sum(a.fired for a in actors) == 3
     cron = app.crons["tick"]
-    assert await actors[0].take(cron, start + 2000, fire=True) == TAKEN
+    assert await actors[0].take(cron, start + 2000, fire=True) == CronCode.TAKEN
 
 
 @pytest.mark.parametrize(("misfire", "extra"), [("skip", 0), ("run_once", 1)])

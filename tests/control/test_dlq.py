@@ -10,7 +10,7 @@ import pytest
 from redis.asyncio import Redis
 
 from streamq import App, Context, Fail, JobNotFound, Settings, ValidationError
-from streamq.control import error_fingerprint
+from streamq.fingerprint import error_fingerprint
 from streamq.worker.janitor import Janitor
 from tests.support.nodes import running_node
 

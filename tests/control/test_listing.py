@@ -11,7 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from streamq import App, JobRequest, Settings, ValidationError
-from streamq.control import Cursor
+from streamq.ops.pagination import Cursor
 from tests.support.nodes import running_node
 
 from .support import snapshot

@@ -66,6 +66,7 @@ async def test_pause_one_priority(app: App) -> None:
 
 
 async def test_resume_one_priority_of_a_paused_queue(app: App, redis_client: Redis) -> None:
+    await app.store.ensure_groups("emails")  # a queue only Redis knows of
     await app.pause("emails")
     await app.resume("emails", priority="medium")
     assert await app.paused("emails") == ["high", "low"]

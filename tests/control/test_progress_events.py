@@ -9,7 +9,7 @@ import pytest
 from redis.asyncio import Redis
 
 from streamq import App, Context, JobRequest, Settings, ValidationError
-from streamq.control import Event
+from streamq.job import Event
 from tests.support.nodes import running_node
 
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from streamq.errors import InvalidTransition, JobNotFound
 from streamq.scripts import Scripts
 from streamq.store import Store
 
@@ -123,8 +124,11 @@ async def test_store_cancel_publishes_on_the_shared_channel(
     redis_client: Redis, publishes: Publishes, store: Store
 ) -> None:
     await seed(redis_client, {K.job("j1"): running()})
-    assert await store.cancel("q", "j1") == (1, "processing")
-    assert await store.cancel("q", "j1") == (0, "cancelled")
-    assert await store.cancel("q", "nope") == (-1, "")
+    assert await store.cancel("q", "j1") == "processing"
+    with pytest.raises(InvalidTransition) as finished:
+        await store.cancel("q", "j1")
+    assert finished.value.detail["status"] == "cancelled"
+    with pytest.raises(JobNotFound):
+        await store.cancel("q", "nope")
     assert await publishes.taken() == [(store.cancel_channel, "j1")]
     assert store.cancel_channel == CHANNEL

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from streamq.keys import Index
 from streamq.scripts import Scripts
 from streamq.store import Store
 
@@ -98,7 +99,7 @@ async def test_pages_walk_the_index_exactly_once(
     await seed(redis_client, {INDEX: ZSet(ids)})
     seen: list[tuple[int, str]] = []
     after: tuple[int, str] | None = None
-    while rows := await store.index_page(INDEX, after, 7):
+    while rows := await store.index_page("q", Index("all"), after, 7):
         assert len(rows) <= 7
         seen += rows
         after = rows[-1]

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from streamq.job import Delivery
 from streamq.scripts import Scripts
-from streamq.store import Store
+from streamq.store import ReleaseResult, Store
 
 from .conftest import Table
 from .redis_state import (
@@ -162,7 +162,7 @@ async def test_store_parks_at_the_limit_and_release_gives_back_in_priority_order
     assert await store.admit("q", "high", TYPE, 1, [delivery("high", "9-0", "h1")]) == [False]
     assert text(await redis_client.zrange(WAITING, 0, -1)) == ["h1", "j2", "j3"]
 
-    assert await store.release("q", TYPE, 1, ["j1"]) == (1, 1, 2)
+    assert await store.release("q", TYPE, 1, ["j1"]) == ReleaseResult(1, 1, 2)
     state = await read_state(redis_client)
     assert [e[1]["id"] for e in state[HIGH].entries] == ["h1"]
     assert text(await redis_client.zrange(RUNNING, 0, -1)) == ["h1"]

@@ -171,8 +171,8 @@ async def test_cancel_then_requeue_of_a_queued_job_runs_one_attempt(
     await store.ensure_groups("q")
     spec = EnqueueSpec("q", "j1", "email.send", b"{}", "normal", 3, 30.0)
     await store.enqueue([spec])
-    assert await store.cancel("q", "j1") == (1, "queued")
-    assert await store.requeue("q", "j1") == (1, "cancelled")
+    assert await store.cancel("q", "j1") == "queued"
+    assert await store.requeue("q", "j1") == "cancelled"
     fetched = await store.fetch("q", ("high", "normal", "low"), "w1", 10)
     assert len(fetched.deliveries) == 2
     runnable = await store.start("w1", fetched.deliveries)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from streamq.keys import Index
 from streamq.scripts import Scripts
 from streamq.settings import Settings
 from streamq.store import Store
@@ -86,9 +87,9 @@ async def test_sweep_checks_at_most_count_entries_older_than_the_cutoff(
     index = ZSet({"o1": NOW - 50, "o2": NOW - 40, "o3": NOW - 30, "o4": NOW - 20,
                   "young": NOW})
     await seed(redis_client, {K.index_all: index, K.job("o2"): LIVE, K.job("o4"): LIVE})
-    assert await store.sweep_index("q", K.index_all, "", NOW - 10, 0, 2) == (2, 1)
-    assert await store.sweep_index("q", K.index_all, "", NOW - 10, 1, 2) == (2, 1)
-    assert await store.sweep_index("q", K.index_all, "", NOW - 10, 2, 2) == (0, 0)
+    assert await store.sweep_index("q", Index("all"), NOW - 10, 0, 2) == (2, 1)
+    assert await store.sweep_index("q", Index("all"), NOW - 10, 1, 2) == (2, 1)
+    assert await store.sweep_index("q", Index("all"), NOW - 10, 2, 2) == (0, 0)
     assert await read_state(redis_client) == {
         K.index_all: ZSet({"o2": NOW - 40, "o4": NOW - 20, "young": NOW}),
         K.job("o2"): LIVE, K.job("o4"): LIVE,

@@ -14,11 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from streamq import App, JobRequest, QueueFull
+from streamq import App, BackendUnavailable, JobRequest, QueueFull
 
 
 @dataclass
@@ -52,6 +50,16 @@ class ProducerLog:
         return {s.job_id: s.at for s in self.submissions if s.outcome == "accepted"}
 
 
+def _outage_outcome(exc: BackendUnavailable) -> str:
+    """`refused` when Redis certainly wrote nothing: it answered with an error (OOM,
+    MISCONF, LOADING) or refused the connection; `unknown` when the call may have landed."""
+    cause = exc.__cause__
+    if isinstance(cause, ResponseError):
+        return "refused"
+    refused = "Connection refused" in str(cause) or "Error 111" in str(cause)
+    return "refused" if refused else "unknown"
+
+
 class Producer:
     """Submits jobs at a steady rate, in small batches, through the store directly so that
     the id of a submission whose outcome is unknown is still known."""
@@ -68,11 +76,8 @@ class Producer:
             outcome, error = "accepted", ""
         except QueueFull as exc:
             outcome, error = "refused", str(exc)
-        except ResponseError as exc:  # OOM, MISCONF, LOADING: nothing was written
-            outcome, error = "refused", str(exc)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            refused = "Connection refused" in str(exc) or "Error 111" in str(exc)
-            outcome, error = ("refused" if refused else "unknown"), str(exc)
+        except BackendUnavailable as exc:
+            outcome, error = _outage_outcome(exc), str(exc)
         now = time.time()
         for spec in specs:
             done.append(Submission(spec.job_id, outcome, now, error))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from redis.exceptions import ConnectionError as RedisConnectionError
 
+from streamq.errors import BackendUnavailable
 from streamq.worker.supervise import NodeCrashed, supervise
 
 
@@ -30,7 +30,7 @@ async def test_outages_are_retried_with_backoff_and_not_counted_as_crashes() -> 
         nonlocal calls
         calls += 1
         if calls < 6:
-            raise RedisConnectionError("Redis went away")
+            raise BackendUnavailable("Redis went away")
 
     with anyio.fail_after(5):
         await supervise("flaky", flaky, crash_budget=0)

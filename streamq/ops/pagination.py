@@ -1,125 +1,28 @@
-"""Job control models and pure helpers: listing pages, dead letters, events, cursors.
+"""Keyset pagination over per-queue sources, merged newest first.
 
-Pages are cursor-paginated, newest first. A cursor holds, per queue, the sort key of the
-last item already returned (or that the queue is exhausted), never an offset, so items
-that leave or join an index between pages do not shift the next page. The cursor also
-names the filters it was made for; reusing it with other filters is refused.
+Pages are cursor-paginated. A cursor holds, per queue, the sort key of the last item
+already returned (or that the queue is exhausted), never an offset, so items that leave or
+join an index between pages do not shift the next page. The cursor also names the filters
+it was made for; reusing it with other filters is refused.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 import orjson
-from pydantic import BaseModel, ConfigDict
 
-from .errors import ValidationError
-from .job import Job
+from ..errors import ValidationError
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_PAGE = 1000
 CURSOR_VERSION = 1
-
-
-class JobPage(BaseModel):
-    """One page of `list_jobs`; pass `next_cursor` back for the next one (None: the end).
-    A page may hold fewer than `limit` jobs when its scan budget ran out; keep going
-    while `next_cursor` is set."""
-
-    model_config = ConfigDict(frozen=True)
-
-    jobs: list[Job]
-    next_cursor: str | None
-
-
-class DeadLetter(BaseModel):
-    """A dead-letter entry (`XRANGE streamq:{q}:dead`) of a job that is still failed."""
-
-    model_config = ConfigDict(frozen=True)
-
-    job_id: str
-    queue: str
-    type: str
-    reason: str
-    error_type: str
-    error: str
-    fingerprint: str
-    """Groups failures of the same kind: error type plus the message with numbers, ids
-    and quoted values masked."""
-    attempt: int
-    failed_at: datetime
-    entry_id: str
-
-
-class DeadLetterPage(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    entries: list[DeadLetter]
-    next_cursor: str | None
-
-
-class Event(BaseModel):
-    """One state change from a queue's events stream (`XRANGE streamq:{q}:events`)."""
-
-    model_config = ConfigDict(frozen=True)
-
-    id: str
-    queue: str
-    job_id: str
-    from_status: str | None
-    to_status: str
-    attempt: int
-    time: datetime
-    worker: str | None
-
-    @classmethod
-    def from_entry(cls, queue: str, entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
-        def text(name: bytes) -> str:
-            return fields.get(name, b"").decode()
-
-        return cls(
-            id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
-            queue=queue,
-            job_id=text(b"job"),
-            from_status=text(b"from") or None,
-            to_status=text(b"to"),
-            attempt=int(text(b"attempt") or 0),
-            time=datetime.fromtimestamp(int(text(b"time") or 0) / 1000, tz=UTC),
-            worker=text(b"worker") or None,
-        )
-
-
-# -- error fingerprints ------------------------------------------------------------------------
-
-_MASKS = [
-    (re.compile(r"'[^']*'|\"[^\"]*\""), "<str>"),
-    (re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b"),
-     "<uuid>"),
-    (re.compile(r"\b0x[0-9a-fA-F]+\b|\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b"), "<hex>"),
-    (re.compile(r"\d+(\.\d+)?"), "<n>"),
-]
-
-
-def error_fingerprint(error_type: str, error: str) -> str:
-    """A short stable hash of an error's kind: its type and its message with the varying
-    parts (quoted values, uuids, hex ids, numbers) masked."""
-    message = error.strip()[:500]
-    for pattern, mask in _MASKS:
-        message = pattern.sub(mask, message)
-    digest = hashlib.blake2b(f"{error_type}\n{message}".encode(), digest_size=8)
-    return digest.hexdigest()
-
-
-# -- cursors -----------------------------------------------------------------------------------
 
 DONE = "done"
 Position = list[Any] | str | None
@@ -263,27 +166,18 @@ def check_limit(limit: int) -> int:
     return limit
 
 
-MAX_UNIX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
-
-
-def to_ms(value: datetime | float | int | None, name: str) -> int | None:
-    """Unix milliseconds of a datetime or unix seconds; None stays None."""
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            raise ValidationError(f"{name} must be timezone-aware", field=name)
-        return round(value.timestamp() * 1000)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
-        raise ValidationError(f"{name} must be a datetime or unix seconds", field=name)
-    if value < 0:
-        raise ValidationError(f"{name} must not be negative", field=name)
-    if value > MAX_UNIX_S:  # beyond year 9999: no stream id or score can hold it
-        raise ValidationError(f"{name} is too far in the future", field=name)
-    return round(value * 1000)
-
-
 def entry_key(entry_id: bytes | str) -> tuple[int, int]:
     text = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
     ms, _, seq = text.partition("-")
     return int(ms), int(seq or 0)
+
+
+def scan_budget(limit: int) -> int:
+    """Index entries one page may examine at most: its cost stays bounded when a filter
+    matches rarely (the page then holds fewer items, with a cursor to go on)."""
+    return max(10 * limit, 1000)
+
+
+def chunk_size(limit: int) -> int:
+    """Index entries read per round trip while filling a page."""
+    return min(max(limit + 1, 50), 500)

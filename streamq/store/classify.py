@@ -1,0 +1,106 @@
+"""The one Redis-error classifier: which failures are an outage, waited out or answered 503.
+
+Every store method runs under `translate_errors`, so no module above the store sees a
+redis-py exception: an outage arrives as `BackendUnavailable` (with the cause chained),
+anything else (a script bug, a wrong type) as itself.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
+
+from redis.exceptions import (
+    AskError,
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    MovedError,
+    OutOfMemoryError,
+    ReadOnlyError,
+    ResponseError,
+    TryAgainError,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from ..errors import BackendUnavailable
+
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound=type)
+
+_UNREACHABLE: tuple[type[BaseException], ...] = (
+    RedisConnectionError, RedisTimeoutError, OSError, TimeoutError,
+)
+_REFUSING: tuple[type[BaseException], ...] = (
+    # redis-py strips the code from these replies' text, so they are told by class
+    BusyLoadingError, OutOfMemoryError, ReadOnlyError, MasterDownError, TryAgainError,
+    ClusterDownError, MovedError, AskError,
+)
+OUTAGE_CODES: tuple[str, ...] = (
+    "LOADING", "OOM", "MISCONF", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
+    "MOVED", "ASK", "BUSY", "NOGROUP", "UNBLOCKED",
+)
+"""Error replies that say Redis cannot serve now (loading, out of memory, failing to
+persist, a replica or a failover, running a long script, a lost consumer group or stream),
+not that the request was wrong."""
+
+
+def reply_code(exc: ResponseError) -> str:
+    """The error code of a reply (its first word), also when redis-py wrapped the error of
+    a pipelined command ("Command # 1 (...) of pipeline caused error: ...")."""
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, str) and status:
+        return status
+    text = str(exc)
+    if text.startswith("Command # ") and "caused error: " in text:
+        text = text.split("caused error: ", 1)[1].lstrip("(\"'")
+    return text.split(" ", 1)[0]
+
+
+def outage(exc: BaseException) -> BackendUnavailable | None:
+    """The `BackendUnavailable` an exception stands for, or None when it is not an outage."""
+    if isinstance(exc, BackendUnavailable):
+        return exc
+    if isinstance(exc, _UNREACHABLE):
+        return BackendUnavailable(f"Redis is unavailable: {exc}")
+    if isinstance(exc, _REFUSING) or (
+        isinstance(exc, ResponseError) and reply_code(exc) in OUTAGE_CODES
+    ):
+        return BackendUnavailable(f"Redis cannot serve now: {_describe(exc)}")
+    return None
+
+
+def _describe(exc: BaseException) -> str:
+    code = getattr(exc, "status_code", None) or type(exc).__name__
+    text = str(exc)
+    return text if text.startswith(str(code)) else f"{code} {text}".strip()
+
+
+def translating(fn: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Run a coroutine function with outages raised as `BackendUnavailable`."""
+
+    @functools.wraps(fn)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await fn(*args, **kwargs)
+        except BackendUnavailable:
+            raise
+        except Exception as exc:
+            unavailable = outage(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
+
+    return call
+
+
+def translate_errors(cls: C) -> C:
+    """Class decorator: every public coroutine method of `cls` goes through `translating`."""
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and inspect.iscoroutinefunction(member):
+            setattr(cls, name, translating(member))
+    return cls

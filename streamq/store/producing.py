@@ -1,0 +1,126 @@
+"""Writing new jobs: enqueue (one script per job, one round trip per batch) and cron ticks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import IdempotencyConflict, QueueFull, StreamqError
+from .base import StoreBase
+from .classify import translate_errors
+from .codes import CronCode, EnqueueCode
+from .results import EnqueueResult, EnqueueSpec, as_str
+
+
+def queue_full(queue: str, backlog: int, limit: int) -> QueueFull:
+    return QueueFull(
+        f"queue {queue!r} holds {backlog} queued jobs, at its limit of {limit}",
+        retry_after_s=1,
+    )
+
+
+@translate_errors
+class Producing(StoreBase):
+    """Writes of new jobs."""
+
+    async def enqueue(self, specs: Sequence[EnqueueSpec]) -> list[EnqueueResult]:
+        """Write every job in one round trip; raises on the first refused one.
+
+        Each job is its own script call, so a refusal (conflict, full queue) leaves the
+        other jobs written; callers validate everything first so that this is rare.
+        """
+        results = await self.enqueue_each(specs)
+        for result in results:
+            if isinstance(result, StreamqError):
+                raise result
+        return [r for r in results if isinstance(r, EnqueueResult)]
+
+    async def enqueue_each(
+        self, specs: Sequence[EnqueueSpec]
+    ) -> list[EnqueueResult | StreamqError]:
+        """Write every job in one round trip; a refused job (idempotency conflict, full
+        queue) gets its error in its place and changes nothing."""
+        s = self.settings
+        now = self.now_arg()
+        pipe = self.redis.pipeline(transaction=False)
+        for spec in specs:
+            k = self.keys(spec.queue)
+            keys = [
+                k.job(spec.job_id),
+                k.stream(spec.priority),
+                k.scheduled,
+                k.index("queued"),
+                k.index("scheduled"),
+                k.events,
+            ]
+            if spec.idempotency_key is not None:
+                keys.append(k.idempotency(spec.idempotency_key))
+            keys += [k.index_all, k.index_type(spec.type), k.types]
+            args: list[Any] = [
+                now,
+                spec.job_id,
+                spec.type,
+                spec.payload,
+                spec.priority,
+                spec.max_retries,
+                repr(spec.timeout_s),
+                spec.delay_ms,
+                spec.run_at_ms,
+                s.idempotency_ttl_s * 1000,
+                spec.fingerprint,
+                s.events_max_entries,
+                s.max_backlog,
+                k.wake_channel,
+            ]
+            await self.scripts.enqueue(keys=keys, args=args, client=pipe)
+        replies = await self._execute(pipe)
+        return [self._enqueue_result(spec, r) for spec, r in zip(specs, replies, strict=True)]
+
+    def _enqueue_result(self, spec: EnqueueSpec, reply: Any) -> EnqueueResult | StreamqError:
+        code, value = EnqueueCode(int(reply[0])), as_str(reply[1])
+        if code is EnqueueCode.CREATED:
+            return EnqueueResult(value, True, as_str(reply[2]))
+        if code is EnqueueCode.REPLAYED:
+            return EnqueueResult(value, False, "existing")
+        if code is EnqueueCode.KEY_CONFLICT:
+            return IdempotencyConflict(
+                f"idempotency key {spec.idempotency_key!r} already names job "
+                f"{value} with a different type or payload",
+                job_id=value,
+            )
+        return queue_full(spec.queue, int(value), self.settings.max_backlog)
+
+    async def cron_last(self, queue: str, names: Sequence[str]) -> list[int | None]:
+        """The last tick (ms) taken by each cron, None for a cron never seen."""
+        values = await self.redis.hmget(self.keys(queue).cron, list(names))
+        return [None if v is None else int(v) for v in values]
+
+    async def cron_begin(self, queue: str, name: str, tick_ms: int) -> int:
+        """Give a new cron its starting point (kept if it has one); returns its last tick."""
+        key = self.keys(queue).cron
+        pipe = self.redis.pipeline(transaction=True)
+        pipe.hsetnx(key, name, tick_ms)
+        pipe.hget(key, name)
+        _, last = await self._execute(pipe)
+        return int(last)
+
+    async def cron_fire(
+        self, spec: EnqueueSpec, name: str, tick_ms: int, fire: bool
+    ) -> tuple[CronCode, str]:
+        """Take one tick of a cron: write its job (fire) or only move past it (skip).
+        Returns the code and the job id (fired), the last tick (taken, skipped) or the
+        backlog (queue full)."""
+        k = self.keys(spec.queue)
+        s = self.settings
+        reply = await self.scripts.cron(
+            keys=[
+                k.cron, k.job(spec.job_id), k.stream(spec.priority), k.index("queued"),
+                k.index_all, k.index_type(spec.type), k.types, k.events,
+            ],
+            args=[
+                self.now_arg(), name, tick_ms, 1 if fire else 0, spec.job_id, spec.type,
+                spec.payload, spec.priority, spec.max_retries, repr(spec.timeout_s),
+                s.events_max_entries, s.max_backlog,
+            ],
+        )
+        return CronCode(int(reply[0])), as_str(reply[1])
