@@ -7,9 +7,7 @@ from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, ParamSpec, TypeVar
 
-from redis.asyncio import Redis
-
-from .connection import connect
+from .connection import Client, connect
 from .cron import CronJob
 from .errors import StreamqError
 from .job import DeadLetterPage, Event, Job, JobPage
@@ -35,7 +33,7 @@ class App:
         base = settings or Settings()
         self.settings = base.model_copy(update=overrides) if overrides else base
         self.registry = Registry(self.settings)
-        self._redis: Redis | None = None
+        self._redis: Client | None = None
         self._store: Store | None = None
 
     # -- declaration -------------------------------------------------------------------------
@@ -82,7 +80,7 @@ class App:
     # -- connection --------------------------------------------------------------------------
 
     @property
-    def redis(self) -> Redis:
+    def redis(self) -> Client:
         if self._redis is None:
             self._redis = connect(self.settings)
         return self._redis

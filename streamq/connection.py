@@ -17,6 +17,9 @@ from .settings import Settings
 
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 
+Client = Redis
+"""The client type the store is built on (the App owns its lifecycle)."""
+
 
 class _HiredisPacking:
     """Mixin: `pack_command` through hiredis, byte-for-byte what redis-py produces."""

@@ -7,14 +7,16 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from .keys import PRIORITIES
+from .keys import PRIORITIES, QUEUE_NAME
+from .urls import check_redis_url
 
 
 class Settings(BaseSettings):
     """Runtime settings. A bad value fails at start, before Redis is touched."""
 
     model_config = SettingsConfigDict(
-        env_prefix="STREAMQ_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="STREAMQ_", env_file=".env", extra="ignore", frozen=True,
+        hide_input_in_errors=True,
     )
 
     redis_url: str | None = Field(
@@ -117,6 +119,19 @@ class Settings(BaseSettings):
         "text", description="text (a readable line), json (one object a line: containers "
         "set it), or auto (text on a terminal, json otherwise)."
     )
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        return None if value is None else check_redis_url(value)
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        if not QUEUE_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not a valid queue name (letters, digits, '_', "
+                             "'.', ':', '-'; 1 to 200)")
+        return value
 
     @field_validator("priority_weights", mode="before")
     @classmethod

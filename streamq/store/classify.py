@@ -65,6 +65,10 @@ def outage(exc: BaseException) -> BackendUnavailable | None:
     """The `BackendUnavailable` an exception stands for, or None when it is not an outage."""
     if isinstance(exc, BackendUnavailable):
         return exc
+    if isinstance(exc, ResponseError) and "DB index is out of range" in str(exc):
+        return BackendUnavailable(
+            f"Redis refuses the database named in STREAMQ_REDIS_URL: {exc}"
+        )
     if isinstance(exc, _UNREACHABLE):
         return BackendUnavailable(f"Redis is unavailable: {exc}")
     if isinstance(exc, _REFUSING) or (

@@ -12,7 +12,7 @@ from ..job import Event, Job
 from ..keys import PRIORITIES, Index
 from ..stats import QueueStats, priority_stats
 from .base import StoreBase
-from .classify import translate_errors
+from .classify import outage, translate_errors
 from .results import DeadEntry, as_str, dead_entry
 
 
@@ -166,8 +166,10 @@ class Reads(StoreBase):
             pipe.zrangebyscore(k.workers, "-inf", "+inf", withscores=True)
             pipe.hkeys(k.paused)
         replies = await self._execute(pipe, raise_on_error=False)
-        for reply in replies:  # a missing stream answers ResponseError; anything else is real
-            if isinstance(reply, Exception) and not isinstance(reply, ResponseError):
+        for reply in replies:  # a missing stream answers "no such key"; anything else is real
+            if isinstance(reply, Exception) and (
+                not isinstance(reply, ResponseError) or outage(reply) is not None
+            ):
                 raise reply
         seconds, micros = replies[0]
         now_ms = int(seconds) * 1000 + int(micros) // 1000

@@ -9,13 +9,19 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
+from streamq import Settings
 from streamq.cli import main
+from tests.api import tasks
 
 APP = "tests.api.tasks:app"
 
 
 @pytest.fixture
-def run(redis_url: str) -> Any:
+def run(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
+    # The tasks module was imported with the environment of its first import: give the
+    # commands an app on this test's Redis (never the machine's own server).
+    monkeypatch.setattr(tasks, "app", tasks.make_app(Settings(redis_url=redis_url)))
+
     def invoke(*args: str, env: dict[str, str | None] | None = None) -> Result:
         runner = CliRunner()
         base = {"STREAMQ_REDIS_URL": redis_url, "STREAMQ_APP": APP}
