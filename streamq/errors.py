@@ -120,3 +120,12 @@ class QueueNotFound(StreamqError):
     code = "queue-not-found"
     http_status = 404
     title = "Queue not found"
+
+
+class ResultTooLarge(StreamqError):
+    """Names the failure of an attempt whose serialized result exceeds `max_result_bytes`:
+    the job is dead-lettered without a retry (its result would be as large next time)."""
+
+    code = "result-too-large"
+    http_status = 500
+    title = "Result too large"

@@ -80,6 +80,10 @@ class Job(BaseModel):
     worker: str | None = None
     progress: float | None = None
     progress_message: str | None = None
+    payload_omitted: bool = False
+    result_omitted: bool = False
+    """In a listing page: True when the payload or result was larger than the page's
+    preview bound, and left out; `GET /jobs/{id}` (`get_job`) has it in full."""
 
     @classmethod
     def from_record(cls, job_id: str, queue: str, raw: dict[bytes, bytes]) -> Job:

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     max_payload_bytes: int = Field(
         262_144, ge=64, description="Largest serialized payload accepted at enqueue."
     )
+    max_result_bytes: int = Field(
+        1_048_576, ge=64,
+        description="Largest serialized result kept; a larger one fails its attempt "
+        "(ResultTooLarge, no retry).",
+    )
     max_backlog: int = Field(
         1_000_000, ge=1, description="Queued jobs per queue above which enqueue is refused."
     )

@@ -27,6 +27,11 @@ from .pagination import (
     scan_budget,
 )
 
+PREVIEW_BYTES = 4096
+"""A payload or result larger than this is left out of listing pages (`payload_omitted`,
+`result_omitted`), so a page of `limit` jobs stays bounded whatever the jobs weigh;
+`get_job` returns them in full."""
+
 
 async def list_jobs(
     store: Store,
@@ -62,7 +67,7 @@ async def list_jobs(
         out: dict[int, Job | None] = {}
         for q in dict.fromkeys(c.queue for c in batch):
             mine = [(i, c.item) for i, c in enumerate(batch) if c.queue == q]
-            jobs = await store.jobs(q, [j for _, j in mine])
+            jobs = await store.job_summaries(q, [j for _, j in mine], PREVIEW_BYTES)
             for (i, _), job in zip(mine, jobs, strict=True):
                 keep = job is not None and (status is None or job.status == status) and (
                     type is None or job.type == type

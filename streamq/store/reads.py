@@ -9,11 +9,20 @@ from typing import Any
 from redis.exceptions import ResponseError
 
 from ..job import Event, Job
-from ..keys import PRIORITIES, Index
+from ..keys import PRIORITIES, Index, QueueKeys
 from ..stats import QueueStats, priority_stats
 from .base import StoreBase
 from .classify import outage, translate_errors
 from .results import DeadEntry, as_str, dead_entry
+
+LARGE_FIELDS = ("payload", "result")
+"""Fields a listing reads only when they are small."""
+SUMMARY_FIELDS = (
+    "type", "priority", "status", "attempt", "max_retries", "timeout",
+    "deliveries", "lost", "run", "created", "due", "started", "finished", "error",
+    "error_type", "traceback", "reason", "worker", "progress", "progress_message",
+)
+"""Every other field a Job is built from."""
 
 
 @translate_errors
@@ -41,6 +50,57 @@ class Reads(StoreBase):
             Job.from_record(job_id, queue, raw) if raw else None
             for job_id, raw in zip(job_ids, await self._execute(pipe), strict=True)
         ]
+
+    async def job_summaries(
+        self, queue: str, job_ids: Sequence[str], preview_limit: int
+    ) -> list[Job | None]:
+        """Each job of a queue for a listing page: its payload and result only when each is
+        at most `preview_limit` bytes (a larger one stays in Redis and is marked omitted),
+        so a page costs Redis and the caller a bounded amount whatever the jobs weigh."""
+        k = self.keys(queue)
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id in job_ids:
+            pipe.hmget(k.job(job_id), SUMMARY_FIELDS)
+            for field in LARGE_FIELDS:
+                pipe.hstrlen(k.job(job_id), field)
+        replies = await self._execute(pipe)
+        per = 1 + len(LARGE_FIELDS)
+        rows = [replies[i : i + per] for i in range(0, len(replies), per)]
+        wanted = {
+            job_id: [f for f, n in zip(LARGE_FIELDS, row[1:], strict=True)
+                     if 0 < int(n) <= preview_limit]
+            for job_id, row in zip(job_ids, rows, strict=True)
+        }
+        fetched = await self._fields({j: fs for j, fs in wanted.items() if fs}, k)
+        jobs: list[Job | None] = []
+        for job_id, row in zip(job_ids, rows, strict=True):
+            record = {f.encode(): v for f, v in zip(SUMMARY_FIELDS, row[0], strict=True)
+                      if v is not None}
+            if b"status" not in record:
+                jobs.append(None)
+                continue
+            record.update(fetched.get(job_id, {}))
+            omitted = {f"{f}_omitted": True
+                       for f, n in zip(LARGE_FIELDS, row[1:], strict=True)
+                       if int(n) > preview_limit}
+            job = Job.from_record(job_id, queue, record)
+            jobs.append(job.model_copy(update=omitted) if omitted else job)
+        return jobs
+
+    async def _fields(
+        self, wanted: dict[str, list[str]], k: QueueKeys
+    ) -> dict[str, dict[bytes, bytes]]:
+        """HMGET of the given fields of each job, in one round trip."""
+        if not wanted:
+            return {}
+        pipe = self.redis.pipeline(transaction=False)
+        for job_id, fields in wanted.items():
+            pipe.hmget(k.job(job_id), fields)
+        return {
+            job_id: {f.encode(): v for f, v in zip(fields, values, strict=True) if v}
+            for (job_id, fields), values in zip(wanted.items(), await self._execute(pipe),
+                                                strict=True)
+        }
 
     async def job_statuses(self, jobs: Sequence[tuple[str, str]]) -> list[str | None]:
         """Status of each (job id, queue), None where the record is gone."""

@@ -14,7 +14,7 @@ import pydantic
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from ..context import Context, job_logger
-from ..errors import Fail, Retry
+from ..errors import Fail, ResultTooLarge, Retry
 from ..job import Delivery, Outcome, OutcomeKind
 from ..metrics import JOBS_IN_FLIGHT, PROCESSING_SECONDS
 from ..policy import Backoff, decide_failure
@@ -141,6 +141,11 @@ class Executor:
             body = orjson.dumps(result)
         except TypeError as exc:
             return _final(d, "result not serialisable", "TypeError", str(exc))
+        limit = self.store.settings.max_result_bytes
+        if len(body) > limit:  # as large next time: no retry
+            return _final(d, "result too large", ResultTooLarge.__name__,
+                          f"result is {len(body)} bytes, over the limit of {limit} bytes "
+                          "(STREAMQ_MAX_RESULT_BYTES)")
         return Outcome(d, OutcomeKind.SUCCEEDED, result=body, duration_s=duration_s)
 
     def _failure(
