@@ -16,6 +16,7 @@ import orjson
 
 from .app import App
 from .errors import BackendUnavailable, JobNotFound, StreamqError
+from .job import JobStatus, Priority
 from .keys import QueueKeys
 from .loader import load_app
 from .stats import xinfo_commands
@@ -24,10 +25,8 @@ T = TypeVar("T")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_INVALID = (
     0, 1, 2, 3, 4, 5,
 )
-PRIORITY_CHOICE = click.Choice(["high", "normal", "medium", "low"], case_sensitive=False)
-STATUS_CHOICE = click.Choice(
-    ["scheduled", "queued", "processing", "retrying", "succeeded", "failed", "cancelled"]
-)
+PRIORITY_CHOICE = click.Choice(Priority.spellings(), case_sensitive=False)
+STATUS_CHOICE = click.Choice([s.value for s in JobStatus])
 
 
 def exit_code(exc: StreamqError) -> int:

@@ -33,11 +33,15 @@ class Priority(StrEnum):
     LOW = "low"
 
     @classmethod
+    def spellings(cls) -> tuple[str, ...]:
+        """Every accepted name, in any case: the priorities and their aliases."""
+        return (*(p.value for p in cls), *PRIORITY_ALIASES)
+
+    @classmethod
     def parse(cls, value: str | Priority) -> Priority:
         """Accept `medium` as an alias of `normal`; refuse anything else clearly."""
         text = str(value).lower()
-        if text == "medium":
-            text = "normal"
+        text = PRIORITY_ALIASES.get(text, text)
         try:
             return cls(text)
         except ValueError:
@@ -45,6 +49,10 @@ class Priority(StrEnum):
                 f"unknown priority {value!r}; use high, normal (medium) or low",
                 field="priority",
             ) from None
+
+
+PRIORITY_ALIASES = {"medium": "normal"}
+"""Other names of priorities (the common Go job queues say medium)."""
 
 
 def ms_to_datetime(ms: int | None) -> datetime | None:

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..job import Job
+from ..job import Job, Priority
 from ..keys import STATUSES
 from ..ops.pagination import MAX_PAGE
 from ..requests import MAX_IDEMPOTENCY_KEY_LEN, MAX_SCHEDULE_AHEAD_S, JobRequest
@@ -25,7 +25,8 @@ def _no_bool_or_text(value: Any) -> Any:
 JsonInt = Annotated[int, BeforeValidator(_no_bool_or_text)]
 StrictFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 MAX_UNIX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
-PriorityName = Literal["high", "normal", "medium", "low"]
+PRIORITY_SPELLINGS: tuple[str, ...] = Priority.spellings()
+PriorityName = Literal[PRIORITY_SPELLINGS]  # type: ignore[valid-type]
 StatusName = Literal[STATUSES]  # type: ignore[valid-type]
 
 
