@@ -1,52 +1,96 @@
-"""Fixtures of the script tables: the registered scripts, a runner for one table row, a
-store with the test settings, and a capture of PUBLISHes."""
+"""Fixtures of the script tables: a runner for one table row over the store under a frozen
+clock, a store on Redis time, and a capture of PUBLISHes."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 from redis.asyncio.client import PubSub
 
-from streamq.scripts import Scripts
+from streamq.errors import StreamqError
 from streamq.settings import Settings
 from streamq.store import Store
 
-from .redis_state import State, read_state, seed, text
+from .redis_state import (
+    DEAD_MAX,
+    EVENTS_MAX,
+    FAILED_TTL_MS,
+    IDEM_TTL_MS,
+    LEASE_MS,
+    MAX_BACKLOG,
+    MAX_DELIVERIES,
+    NOW,
+    OK_TTL_MS,
+    State,
+    read_state,
+    seed,
+    text,
+)
 
-
-@pytest.fixture
-def scripts(redis_client: Redis) -> Scripts:
-    return Scripts(redis_client)
+TABLE_SETTINGS: dict[str, Any] = {
+    "events_max_entries": EVENTS_MAX,
+    "dead_max_entries": DEAD_MAX,
+    "result_ttl_s": OK_TTL_MS // 1000,
+    "failed_ttl_s": FAILED_TTL_MS // 1000,
+    "idempotency_ttl_s": IDEM_TTL_MS // 1000,
+    "visibility_timeout_ms": LEASE_MS,
+    "max_deliveries": MAX_DELIVERIES,
+    "max_backlog": MAX_BACKLOG,
+}
+"""The settings the tables' store passes to the scripts (bounds, retentions, leases)."""
 
 
 @pytest.fixture
 def store(redis_client: Redis, settings_for: Callable[..., Settings]) -> Store:
-    """A store on the test's Redis, with the default test settings."""
+    """A store on the test's Redis, on Redis time, with the default test settings."""
     return Store(redis_client, settings_for())
 
 
-class Table:
-    """Runs one row of a script table against the test's Redis."""
+@dataclass(frozen=True)
+class Raises:
+    """The reply of a row whose store call refuses: the error, its detail, and a pattern
+    its message matches."""
 
-    def __init__(self, redis: Redis, scripts: Scripts) -> None:
+    error: type[StreamqError]
+    detail: dict[str, Any] = field(default_factory=dict)
+    match: str | None = None
+
+
+class Table:
+    """Runs one row of a script table: the store's own call, under the frozen clock."""
+
+    def __init__(self, redis: Redis, settings_for: Callable[..., Settings]) -> None:
         self.redis = redis
-        self.scripts = scripts
+        self._settings_for = settings_for
+        self.store = self.store_with()
+
+    def store_with(self, **overrides: Any) -> Store:
+        """A store at `NOW` with the tables' settings, `overrides` changed."""
+        settings = self._settings_for(**{**TABLE_SETTINGS, **overrides})
+        return Store(self.redis, settings, clock=lambda: NOW)
 
     async def check(
         self, before: State, call: Callable[[], Awaitable[Any]], reply: Any, after: State
     ) -> None:
-        """Seed `before`, then `call` must answer `reply` and leave exactly `after`."""
+        """Seed `before`; then `call` must answer `reply` (or raise it, a `Raises`) and
+        leave exactly `after`."""
         await seed(self.redis, before)
-        assert await call() == reply
+        if isinstance(reply, Raises):
+            with pytest.raises(reply.error, match=reply.match) as raised:
+                await call()
+            assert raised.value.detail == reply.detail
+        else:
+            assert await call() == reply
         assert await read_state(self.redis) == after
 
 
 @pytest.fixture
-def table(redis_client: Redis, scripts: Scripts) -> Table:
-    return Table(redis_client, scripts)
+def table(redis_client: Redis, settings_for: Callable[..., Settings]) -> Table:
+    return Table(redis_client, settings_for)
 
 
 class Publishes:

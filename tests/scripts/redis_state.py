@@ -22,25 +22,32 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from streamq.job import Delivery
 from streamq.keys import GROUP, PRIORITIES, QueueKeys
 
-K = QueueKeys("streamq", "q")
-"""Keys of the queue every table works on."""
+Q = "q"
+K = QueueKeys("streamq", Q)
+"""The queue every table works on, and its keys."""
 
 NOW = 1_700_000_000_000
-"""The frozen clock passed to scripts (ms)."""
+"""The frozen clock of the tables' store (ms)."""
 
 HIGH, NORMAL = K.stream("high"), K.stream("normal")
 TYPE = "email.send"
 """The job type of every record the tables build."""
 
 EVENTS_MAX, DEAD_MAX = 1000, 1000
-"""Bounds of the events and dead-letter streams passed to scripts."""
-FAILED_TTL_MS = 7_200_000
-"""Retention of a failed or cancelled record passed to scripts."""
+"""Bounds of the events and dead-letter streams (the tables' settings)."""
+OK_TTL_MS, FAILED_TTL_MS = 3_600_000, 7_200_000
+"""Retention of a succeeded record, and of a failed or cancelled one."""
+IDEM_TTL_MS = 86_400_000
+"""Lifetime of an idempotency key."""
+MAX_DELIVERIES, MAX_BACKLOG = 3, 100
+"""Deliveries lost before a job is dead-lettered; queued jobs above which enqueue refuses."""
 
 LIMIT, LEASE_MS = 2, 30_000
-"""Concurrency limit of `TYPE`, and a slot's lease, in the admit and release tables."""
+"""Concurrency limit of `TYPE`, and a slot's lease (the visibility timeout), in the admit
+and release tables."""
 RUNNING, WAITING = K.running(TYPE), K.waiting(TYPE)
 RANK = {p: i * 2**44 for i, p in enumerate(PRIORITIES)}
 """The wait rank base of each priority, as the store computes it."""
@@ -269,6 +276,15 @@ def entry(job_id: str = "j1", enq: int = NOW - 1000, **fields: str) -> Fields:
     }
     base.update(fields)
     return base
+
+
+def delivery(
+    job_id: str = "j1", entry_id: str = "1-0", priority: str = "normal", run: int = 1,
+    attempt: int = 1,
+) -> Delivery:
+    """A fetched entry of queue `Q` as the worker holds it (started as `run` unless 0)."""
+    return Delivery(Q, priority, entry_id.encode(), job_id, TYPE, PAYLOAD.encode(), 30.0, 3,
+                    attempt, NOW - 1000, run)
 
 
 def event(

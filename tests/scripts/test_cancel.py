@@ -1,23 +1,21 @@
-"""cancel.lua: each unfinished status -> cancelled | finished -> code 0 | missing -> -1."""
+"""cancel.lua: each unfinished status -> cancelled (the store answers the previous status)
+| finished -> InvalidTransition | missing -> JobNotFound."""
 
 from __future__ import annotations
-
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from streamq.errors import InvalidTransition, JobNotFound
-from streamq.scripts import Scripts
 from streamq.store import Store
 
-from .conftest import Publishes, Table
+from .conftest import Publishes, Raises, Table
 from .redis_state import (
-    EVENTS_MAX,
     FAILED_TTL_MS,
     NORMAL,
     NOW,
     K,
+    Q,
     State,
     Stream,
     Ttl,
@@ -28,18 +26,11 @@ from .redis_state import (
     record,
     running,
     seed,
-    text,
 )
 
 CHANNEL = "streamq:cancel"
 
 
-async def cancel(scripts: Scripts, job_id: str = "j1") -> Any:
-    return text(await scripts.cancel(
-        keys=[K.job(job_id), K.scheduled, K.index("scheduled"), K.index("queued"),
-              K.index("processing"), K.index("retrying"), K.index("cancelled"), K.events],
-        args=[NOW, FAILED_TTL_MS, EVENTS_MAX, CHANNEL],
-    ))
 
 
 def cancelled(job: dict[str, str], frm: str, attempt: int = 1, worker: str = "") -> State:
@@ -62,40 +53,40 @@ CASES = [
     pytest.param(
         {K.job("j1"): SCHEDULED, K.scheduled: ZSet({"j1": NOW + 60_000, **OTHER_WAITING}),
          K.index("scheduled"): ZSet({"j1": NOW - 1000})},
-        [1, "scheduled"],
+        "scheduled",
         {**cancelled(SCHEDULED, "scheduled"), K.scheduled: OTHER_WAITING}, [],
         id="scheduled-leaves-the-zset",
     ),
     pytest.param(
         {K.job("j1"): QUEUED, NORMAL: QUEUED_ENTRY,
          K.index("queued"): ZSet({"j1": NOW - 1000})},
-        [1, "queued"],
+        "queued",
         {**cancelled(QUEUED, "queued"), NORMAL: QUEUED_ENTRY}, [],
         id="queued-entry-stays-for-start-to-skip",
     ),
     pytest.param(
         {K.job("j1"): running(), NORMAL: RUNNING_ENTRY,
          K.index("processing"): ZSet({"j1": NOW - 500})},
-        [1, "processing"],
+        "processing",
         {**cancelled(running(), "processing", worker="w1"), NORMAL: RUNNING_ENTRY},
         [(CHANNEL, "j1")], id="processing-node-told-to-stop-entry-stays-pending",
     ),
     pytest.param(
         {K.job("j1"): RETRYING, K.scheduled: ZSet({"j1": NOW + 5_000}),
          K.index("retrying"): ZSet({"j1": NOW - 100})},
-        [1, "retrying"], cancelled(RETRYING, "retrying", attempt=2, worker="w1"), [],
+        "retrying", cancelled(RETRYING, "retrying", attempt=2, worker="w1"), [],
         id="retrying-leaves-the-zset",
     ),
     pytest.param(
         {K.job("j1"): QUEUED, K.index("queued"): ZSet({"j1": NOW - 1000}),
          K.index("cancelled"): ZSet({"old": NOW - FAILED_TTL_MS,
                                      "young": NOW - FAILED_TTL_MS + 1})},
-        [1, "queued"],
+        "queued",
         {**cancelled(QUEUED, "queued"),
          K.index("cancelled"): ZSet({"young": NOW - FAILED_TTL_MS + 1, "j1": NOW})},
         [], id="cancelled-index-trimmed-past-retention",
     ),
-    pytest.param({}, [-1, ""], {}, [], id="job-missing"),
+    pytest.param({}, Raises(JobNotFound, {"job_id": "j1"}), {}, [], id="job-missing"),
 ]
 
 FINISHED = ["succeeded", "failed", "cancelled"]
@@ -103,10 +94,10 @@ FINISHED = ["succeeded", "failed", "cancelled"]
 
 @pytest.mark.parametrize(("before", "reply", "after", "published"), CASES)
 async def test_cancel(
-    table: Table, publishes: Publishes, before: State, reply: list[Any], after: State,
+    table: Table, publishes: Publishes, before: State, reply: str | Raises, after: State,
     published: list[tuple[str, str]],
 ) -> None:
-    await table.check(before, lambda: cancel(table.scripts), reply, after)
+    await table.check(before, lambda: table.store.cancel(Q, "j1"), reply, after)
     assert await publishes.taken() == published
 
 
@@ -116,7 +107,8 @@ async def test_cancel_of_a_finished_job_changes_nothing(
 ) -> None:
     before = {K.job("j1"): Ttl(running(status=status, finished=NOW - 1), 60),
               K.index(status): ZSet({"j1": NOW - 1})}
-    await table.check(before, lambda: cancel(table.scripts), [0, status], before)
+    refused = Raises(InvalidTransition, {"job_id": "j1", "status": status})
+    await table.check(before, lambda: table.store.cancel(Q, "j1"), refused, before)
     assert await publishes.taken() == []
 
 

@@ -8,19 +8,19 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from redis.asyncio import Redis
 
-from streamq.scripts import Scripts
+from streamq.store import EnqueueSpec
+from streamq.store.codes import CronCode
 
 from .conftest import Table
 from .redis_state import (
     ANY_ID,
-    EVENTS_MAX,
     NORMAL,
     NOW,
     PAYLOAD,
     TYPE,
     K,
+    Q,
     State,
     Stream,
     ZSet,
@@ -29,25 +29,21 @@ from .redis_state import (
     events,
     read_state,
     record,
-    text,
 )
 
-NAME, MAX_BACKLOG = "nightly", 1000
+NAME = "nightly"
 TICK = NOW - 200
 """The tick being taken: due 200 ms ago."""
 MINUTE = 60_000
+FIRED, TAKEN, SKIPPED = CronCode.FIRED, CronCode.TAKEN, CronCode.SKIPPED
 
 
 async def cron(
-    scripts: Scripts, tick: int = TICK, fire: bool = True, job_id: str = "c1",
-    max_backlog: int = MAX_BACKLOG,
-) -> Any:
-    return text(await scripts.cron(
-        keys=[K.cron, K.job(job_id), NORMAL, K.index("queued"), K.index_all,
-              K.index_type(TYPE), K.types, K.events],
-        args=[NOW, NAME, tick, int(fire), job_id, TYPE, PAYLOAD, "normal", 3, "30.0",
-              EVENTS_MAX, max_backlog],
-    ))
+    table: Table, tick: int = TICK, fire: bool = True, job_id: str = "c1", **settings: Any
+) -> tuple[CronCode, str]:
+    """Take `tick` of the cron, minting `job_id` for its job."""
+    spec = EnqueueSpec(Q, job_id, TYPE, PAYLOAD.encode(), "normal", 3, 30.0)
+    return await table.store_with(**settings).cron_fire(spec, NAME, tick, fire)
 
 
 def last(tick: int) -> dict[str, str]:
@@ -69,40 +65,41 @@ def fired(tick: int = TICK, job_id: str = "c1") -> State:
     }
 
 
-TAKEN = {K.cron: last(TICK)}
+AT_TICK = {K.cron: last(TICK)}
 AHEAD = {K.cron: last(TICK + MINUTE)}
 BACKLOG = ZSet({"q1": NOW - 5, "q2": NOW - 4})
 
 CASES = [
-    pytest.param({K.cron: last(TICK - MINUTE)}, {}, [1, "c1"], fired(),
+    pytest.param({K.cron: last(TICK - MINUTE)}, {}, (FIRED, "c1"), fired(),
                  id="tick-after-the-last-fires-one-job"),
-    pytest.param({}, {}, [1, "c1"], fired(), id="cron-never-taken-fires"),
-    pytest.param(TAKEN, {}, [0, TICK], TAKEN, id="same-tick-again-does-nothing"),
-    pytest.param(AHEAD, {}, [0, TICK + MINUTE], AHEAD,
+    pytest.param({}, {}, (FIRED, "c1"), fired(), id="cron-never-taken-fires"),
+    pytest.param(AT_TICK, {}, (TAKEN, str(TICK)), AT_TICK, id="same-tick-again-does-nothing"),
+    pytest.param(AHEAD, {}, (TAKEN, str(TICK + MINUTE)), AHEAD,
                  id="older-tick-than-the-last-does-nothing"),
-    pytest.param(TAKEN, {"fire": False}, [0, TICK], TAKEN,
+    pytest.param(AT_TICK, {"fire": False}, (TAKEN, str(TICK)), AT_TICK,
                  id="skip-of-a-taken-tick-does-nothing"),
     pytest.param(
-        {K.cron: last(TICK - 60 * MINUTE)}, {"fire": False}, [2, TICK], {K.cron: last(TICK)},
+        {K.cron: last(TICK - 60 * MINUTE)}, {"fire": False}, (SKIPPED, str(TICK)),
+        {K.cron: last(TICK)},
         id="misfire-skip-moves-past-no-job",
     ),
     pytest.param(
-        {K.cron: last(TICK - 60 * MINUTE)}, {"fire": True}, [1, "c1"], fired(),
+        {K.cron: last(TICK - 60 * MINUTE)}, {"fire": True}, (FIRED, "c1"), fired(),
         id="misfire-run-once-one-job-for-the-latest-missed-tick",
     ),
     pytest.param(
-        {K.cron: {NAME: str(TICK - MINUTE), "other": str(TICK + MINUTE)}}, {}, [1, "c1"],
+        {K.cron: {NAME: str(TICK - MINUTE), "other": str(TICK + MINUTE)}}, {}, (FIRED, "c1"),
         {**fired(), K.cron: {NAME: str(TICK), "other": str(TICK + MINUTE)}},
         id="other-crons-untouched",
     ),
     pytest.param(
         {K.cron: last(TICK - MINUTE), K.index("queued"): BACKLOG}, {"max_backlog": 2},
-        [-2, 2], {K.cron: last(TICK), K.index("queued"): BACKLOG},
+        (CronCode.QUEUE_FULL, "2"), {K.cron: last(TICK), K.index("queued"): BACKLOG},
         id="over-backlog-tick-taken-no-job",
     ),
     pytest.param(
         {K.cron: last(TICK - MINUTE), K.index("queued"): BACKLOG}, {"max_backlog": 3},
-        [1, "c1"], {**fired(), K.index("queued"): ZSet({**BACKLOG, "c1": NOW})},
+        (FIRED, "c1"), {**fired(), K.index("queued"): ZSet({**BACKLOG, "c1": NOW})},
         id="under-backlog-fires",
     ),
 ]
@@ -110,21 +107,20 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "call", "reply", "after"), CASES)
 async def test_cron(
-    table: Table, before: State, call: dict[str, Any], reply: list[Any], after: State
+    table: Table, before: State, call: dict[str, Any], reply: tuple[CronCode, str],
+    after: State,
 ) -> None:
-    await table.check(before, lambda: cron(table.scripts, **call), reply, after)
+    await table.check(before, lambda: cron(table, **call), reply, after)
 
 
-async def test_each_tick_fires_once_whoever_takes_it(
-    redis_client: Redis, scripts: Scripts
-) -> None:
+async def test_each_tick_fires_once_whoever_takes_it(table: Table) -> None:
     """Two nodes take the same tick with the job ids they minted: one job; the next tick
     fires again."""
-    assert await cron(scripts, job_id="c1") == [1, "c1"]
-    assert await cron(scripts, job_id="c2") == [0, TICK]
-    assert await read_state(redis_client) == fired()
-    assert await cron(scripts, tick=TICK + MINUTE, job_id="c3") == [1, "c3"]
-    state = await read_state(redis_client)
+    assert await cron(table, job_id="c1") == (FIRED, "c1")
+    assert await cron(table, job_id="c2") == (TAKEN, str(TICK))
+    assert await read_state(table.redis) == fired()
+    assert await cron(table, tick=TICK + MINUTE, job_id="c3") == (FIRED, "c3")
+    state = await read_state(table.redis)
     assert state[K.cron] == last(TICK + MINUTE)
     assert sorted(state[K.index_all]) == ["c1", "c3"]
     assert [e[1]["id"] for e in state[NORMAL].entries] == ["c1", "c3"]

@@ -7,32 +7,34 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from streamq.job import Delivery
 from streamq.keys import GROUP, PRIORITIES
-from streamq.scripts import Scripts
-from streamq.store import Store
+from streamq.store import FetchResult, Store
 
 from .conftest import Table
-from .redis_state import K, State, Stream, entry, seed, text
+from .redis_state import PAYLOAD, TYPE, K, Q, State, Stream, entry, seed, text
 
 HIGH, NORMAL, LOW = (K.stream(p) for p in PRIORITIES)
 E1, E2, E3 = ("1-0", entry("a")), ("2-0", entry("b")), ("3-0", entry("c"))
 
 
-def flat(fields: dict[str, str]) -> list[str]:
-    return [x for pair in fields.items() for x in pair]
+def got(priority: str, *entries: tuple[str, dict[str, str]]) -> list[Delivery]:
+    """The deliveries one stream gives, each carrying what its entry holds."""
+    return [
+        Delivery(Q, priority, entry_id.encode(), fields["id"], TYPE, PAYLOAD.encode(), 30.0, 3,
+                 0, int(fields["enq"]))
+        for entry_id, fields in entries
+    ]
 
 
-def got(priority: str, *entries: tuple[str, dict[str, str]]) -> list[Any]:
-    """One stream's part of the reply."""
-    return [priority, [[entry_id, flat(fields)] for entry_id, fields in entries]]
+def fetched(active: list[str], *deliveries: list[Delivery]) -> FetchResult:
+    return FetchResult([d for group in deliveries for d in group], active)
 
 
 async def fetch(
-    scripts: Scripts, count: int, order: tuple[str, ...] = PRIORITIES, consumer: str = "w1"
-) -> Any:
-    return text(await scripts.fetch(
-        keys=[*(K.stream(p) for p in order), K.paused], args=[GROUP, consumer, count, *order]
-    ))
+    table: Table, count: int, order: tuple[str, ...] = PRIORITIES, consumer: str = "w1"
+) -> FetchResult:
+    return await table.store.fetch(Q, order, consumer, count)
 
 
 def fresh(*entries: tuple[str, dict[str, str]]) -> Stream:
@@ -46,13 +48,13 @@ ALL = ["high", "normal", "low"]
 CASES = [
     pytest.param(
         {**EMPTY, HIGH: fresh(E1, E2), NORMAL: fresh(E3)}, {"count": 2},
-        [ALL, [got("high", E1, E2)]],
+        fetched(ALL, got("high", E1, E2)),
         {**EMPTY, HIGH: Stream([E1, E2], {"1-0": "w1", "2-0": "w1"}, "2-0"), NORMAL: fresh(E3)},
         id="strict-high-drains-first",
     ),
     pytest.param(
         {**EMPTY, HIGH: fresh(E1), NORMAL: fresh(E2, E3)}, {"count": 2},
-        [ALL, [got("high", E1), got("normal", E2)]],
+        fetched(ALL, got("high", E1), got("normal", E2)),
         {
             **EMPTY,
             HIGH: Stream([E1], {"1-0": "w1"}, "1-0"),
@@ -63,35 +65,35 @@ CASES = [
     pytest.param(
         {**EMPTY, HIGH: fresh(E1), NORMAL: fresh(E2)},
         {"count": 1, "order": ("normal", "high", "low")},
-        [["normal", "high", "low"], [got("normal", E2)]],
+        fetched(["normal", "high", "low"], got("normal", E2)),
         {**EMPTY, HIGH: fresh(E1), NORMAL: Stream([E2], {"2-0": "w1"}, "2-0")},
         id="weighted-order-as-given",
     ),
     pytest.param(
-        {**EMPTY, HIGH: fresh(E1)}, {"count": 0}, [ALL, []], {**EMPTY, HIGH: fresh(E1)},
+        {**EMPTY, HIGH: fresh(E1)}, {"count": 0}, fetched(ALL), {**EMPTY, HIGH: fresh(E1)},
         id="no-free-slot-reads-nothing",
     ),
-    pytest.param(EMPTY, {"count": 10}, [ALL, []], EMPTY, id="all-empty"),
+    pytest.param(EMPTY, {"count": 10}, fetched(ALL), EMPTY, id="all-empty"),
     pytest.param(
         {**EMPTY, HIGH: Stream([E1, E2], {"1-0": "w0"}, "1-0")}, {"count": 10},
-        [ALL, [got("high", E2)]],
+        fetched(ALL, got("high", E2)),
         {**EMPTY, HIGH: Stream([E1, E2], {"1-0": "w0", "2-0": "w1"}, "2-0")},
         id="pending-entries-of-others-are-not-delivered-again",
     ),
     pytest.param(
         {**EMPTY, HIGH: fresh(E1), NORMAL: fresh(E2), K.paused: {"high": "1"}}, {"count": 5},
-        [["normal", "low"], [got("normal", E2)]],
+        fetched(["normal", "low"], got("normal", E2)),
         {**EMPTY, HIGH: fresh(E1), NORMAL: Stream([E2], {"2-0": "w1"}, "2-0"),
          K.paused: {"high": "1"}},
         id="paused-priority-skipped",
     ),
     pytest.param(
-        {**EMPTY, HIGH: fresh(E1), K.paused: {"*": "1"}}, {"count": 5}, [[], []],
+        {**EMPTY, HIGH: fresh(E1), K.paused: {"*": "1"}}, {"count": 5}, fetched([]),
         {**EMPTY, HIGH: fresh(E1), K.paused: {"*": "1"}}, id="paused-queue-reads-nothing",
     ),
     pytest.param(
         {HIGH: Stream([E1, E2])}, {"count": 5},
-        [ALL, [got("high", E1, E2)]],
+        fetched(ALL, got("high", E1, E2)),
         {**EMPTY, HIGH: Stream([E1, E2], {"1-0": "w1", "2-0": "w1"}, "2-0")},
         id="nogroup-recreated-at-0-and-missing-streams-made",
     ),
@@ -100,9 +102,9 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "call", "reply", "after"), CASES)
 async def test_fetch(
-    table: Table, before: State, call: dict[str, Any], reply: list[Any], after: State
+    table: Table, before: State, call: dict[str, Any], reply: FetchResult, after: State
 ) -> None:
-    await table.check(before, lambda: fetch(table.scripts, **call), reply, after)
+    await table.check(before, lambda: fetch(table, **call), reply, after)
 
 
 async def test_deleted_group_is_recreated_at_0_without_skipping_queued_entries(

@@ -3,63 +3,49 @@ acknowledged because the job was cancelled meanwhile."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from redis.asyncio import Redis
 
 from streamq.job import Delivery, Outcome, OutcomeKind
-from streamq.keys import GROUP, PRIORITIES, QueueKeys
-from streamq.scripts import Scripts
+from streamq.keys import QueueKeys
 from streamq.store import Store
+from streamq.store.codes import FinishCode
 
 from .conftest import Publishes, Table
 from .redis_state import (
     ANY_ID,
-    DEAD_MAX,
-    EVENTS_MAX,
     FAILED_TTL_MS,
     HIGH,
     NORMAL,
     NOW,
+    OK_TTL_MS,
     K,
     State,
     Stream,
     Ttl,
     ZSet,
+    delivery,
     entry,
     event,
     events,
     read_state,
     running,
     seed,
-    text,
 )
 
-OK_TTL_MS = 3_600_000
+APPLIED, STALE, NO_RECORD = FinishCode.APPLIED, FinishCode.STALE, FinishCode.NO_RECORD
 
 
-def outcome(kind: str, **fields: object) -> dict[str, Any]:
-    """One attempt's outcome: job j1, entry 1-0 of the normal stream, run 1, unless told."""
-    return {"job_id": "j1", "stream": "normal", "entry": "1-0", "run": 1, "kind": kind,
-            **fields}
-
-
-async def finish(scripts: Scripts, *outcomes: dict[str, Any]) -> Any:
-    args: list[Any] = [NOW, OK_TTL_MS, FAILED_TTL_MS, EVENTS_MAX, DEAD_MAX, GROUP,
-                       K.wake_channel]
-    for o in outcomes:
-        args += [
-            PRIORITIES.index(o["stream"]) + 1, o["entry"], o["run"], o["kind"],
-            o.get("result", ""), o.get("error", ""), o.get("error_type", ""),
-            o.get("traceback", ""), o.get("reason", ""), o.get("delay", 0),
-        ]
-    keys = [
-        *K.streams, K.scheduled, K.dead, K.index("processing"), K.index("succeeded"),
-        K.index("failed"), K.index("retrying"), K.index("cancelled"), K.events,
-        *(K.job(o["job_id"]) for o in outcomes),
-    ]
-    return text(await scripts.finish(keys=keys, args=args))
+def outcome(kind: str, job_id: str = "j1", entry: str = "1-0", run: int = 1,
+            stream: str = "normal", result: str = "", delay: int = 0,
+            error: dict[str, str] | None = None) -> Outcome:
+    """One attempt's outcome: job j1, entry 1-0 of the normal stream, run 1, unless told;
+    `error` holds its error, error_type, traceback and reason."""
+    e = error or {}
+    return Outcome(delivery(job_id, entry, stream, run), OutcomeKind(kind),
+                   result=result.encode(), retry_delay_ms=delay, error=e.get("error", ""),
+                   error_type=e.get("error_type", ""), traceback=e.get("traceback", ""),
+                   reason=e.get("reason", ""))
 
 
 HELD = Stream([("1-0", entry("j1"))], {"1-0": "w1"}, "1-0")
@@ -71,6 +57,8 @@ RUNNING: State = {
 }
 ERROR = {"error": "boom", "error_type": "ValueError", "traceback": "Traceback...",
          "reason": "error"}
+STOPPED = {"reason": "cancelled"}
+"""A handler the node stopped (cancelled, or its lease lost)."""
 
 E1, E2 = ("1-0", entry("j1")), ("2-0", entry("j1"))
 RESTARTED: State = {
@@ -97,7 +85,7 @@ CANCELLED = Ttl(running(status="cancelled", reason="cancelled", finished=NOW - 1
 
 CASES = [
     pytest.param(
-        RUNNING, [outcome("succeeded", result='{"ok":1}')], [1],
+        RUNNING, [outcome("succeeded", result='{"ok":1}')], [APPLIED],
         {
             K.job("j1"): Ttl(running(status="succeeded", result='{"ok":1}', finished=NOW),
                              OK_TTL_MS // 1000),
@@ -108,7 +96,7 @@ CASES = [
         [], id="succeeded-applied-acked-deleted-retained",
     ),
     pytest.param(
-        RUNNING, [outcome("retry", delay=2_000, **ERROR)], [1],
+        RUNNING, [outcome("retry", delay=2_000, error=ERROR)], [APPLIED],
         {
             K.job("j1"): running(status="retrying", attempt=2, due=NOW + 2_000, **ERROR),
             NORMAL: ACKED,
@@ -120,7 +108,7 @@ CASES = [
     ),
     pytest.param(
         {**RUNNING, K.scheduled: ZSet({"j0": NOW + 1_000})},
-        [outcome("retry", delay=2_000, **ERROR)], [1],
+        [outcome("retry", delay=2_000, error=ERROR)], [APPLIED],
         {
             K.job("j1"): running(status="retrying", attempt=2, due=NOW + 2_000, **ERROR),
             NORMAL: ACKED,
@@ -132,7 +120,7 @@ CASES = [
     ),
     pytest.param(
         {**RUNNING, K.job("j1"): running(attempt=4)},
-        [outcome("failed", **{**ERROR, "reason": "retries exhausted"})], [1],
+        [outcome("failed", error={**ERROR, "reason": "retries exhausted"})], [APPLIED],
         {
             K.job("j1"): Ttl(running(status="failed", attempt=4, finished=NOW,
                                      **{**ERROR, "reason": "retries exhausted"}),
@@ -149,7 +137,7 @@ CASES = [
     ),
     pytest.param(
         {**RUNNING, K.index("succeeded"): ZSet({"old": NOW - OK_TTL_MS, "young": NOW - 1})},
-        [outcome("succeeded", result="1")], [1],
+        [outcome("succeeded", result="1")], [APPLIED],
         {
             K.job("j1"): Ttl(running(status="succeeded", result="1", finished=NOW),
                              OK_TTL_MS // 1000),
@@ -160,33 +148,34 @@ CASES = [
         [], id="index-trimmed-past-retention",
     ),
     pytest.param(
-        RESTARTED, [outcome("succeeded", result="1", run=1)], [0], RESTARTED, [],
+        RESTARTED, [outcome("succeeded", result="1", run=1)], [STALE], RESTARTED, [],
         id="stale-run-fenced-entry-of-the-new-run-kept",
     ),
     pytest.param(
-        RERUN, [outcome("failed", **ERROR)], [0],
+        RERUN, [outcome("failed", error=ERROR)], [STALE],
         {**RERUN, NORMAL: Stream([E2], {"2-0": "w2"}, "2-0")}, [],
         id="stale-run-fenced-its-own-entry-released",
     ),
     pytest.param(
-        REQUEUED, [outcome("cancelled", reason="cancelled")], [0],
+        REQUEUED, [outcome("cancelled", error=STOPPED)], [STALE],
         {**REQUEUED, NORMAL: Stream([E2], {}, "1-0")}, [],
         id="stopped-after-cancel-and-retry-entry-released-not-left-pending",
     ),
     pytest.param(
-        DONE, [outcome("succeeded", result="1")], [0], DONE, [],
+        DONE, [outcome("succeeded", result="1")], [STALE], DONE, [],
         id="outcome-written-twice-second-is-stale",
     ),
     pytest.param(
-        RUNNING, [outcome("cancelled", reason="cancelled")], [0], RUNNING, [],
+        RUNNING, [outcome("cancelled", error=STOPPED)], [STALE], RUNNING, [],
         id="lease-lost-cancellation-leaves-the-attempt-to-the-reclaimer",
     ),
     pytest.param(
-        {NORMAL: HELD}, [outcome("succeeded", result="1")], [-1], {NORMAL: ACKED}, [],
+        {NORMAL: HELD}, [outcome("succeeded", result="1")], [NO_RECORD], {NORMAL: ACKED}, [],
         id="job-missing-entry-acked",
     ),
     pytest.param(
-        {**RUNNING, K.job("j1"): CANCELLED}, [outcome("succeeded", result="1")], [2],
+        {**RUNNING, K.job("j1"): CANCELLED}, [outcome("succeeded", result="1")],
+        [FinishCode.CANCELLED_MEANWHILE],
         {
             K.job("j1"): CANCELLED,
             NORMAL: ACKED,
@@ -203,7 +192,7 @@ CASES = [
         },
         [outcome("succeeded", result="1", run=5),
          outcome("succeeded", job_id="j2", entry="7-0", run=3, stream="high", result="2")],
-        [0, 1],
+        [STALE, APPLIED],
         {
             **RUNNING,
             K.job("j2"): Ttl(running(run=3, entry="7-0", status="succeeded", result="2",
@@ -219,10 +208,10 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "outcomes", "reply", "after", "published"), CASES)
 async def test_finish(
-    table: Table, publishes: Publishes, before: State, outcomes: list[dict[str, Any]],
-    reply: list[int], after: State, published: list[tuple[str, str]],
+    table: Table, publishes: Publishes, before: State, outcomes: list[Outcome],
+    reply: list[FinishCode], after: State, published: list[tuple[str, str]],
 ) -> None:
-    await table.check(before, lambda: finish(table.scripts, *outcomes), reply, after)
+    await table.check(before, lambda: table.store.finish(outcomes), reply, after)
     assert await publishes.taken() == published
 
 

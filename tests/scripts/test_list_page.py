@@ -8,16 +8,14 @@ Skipping expired records and removing their index entries is the caller's read r
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from streamq.keys import Index
-from streamq.scripts import Scripts
 from streamq.store import Store
 
-from .redis_state import NOW, K, ZSet, read_state, seed, text
+from .redis_state import NOW, K, Q, ZSet, read_state, seed, text
 
 INDEX = K.index_all
 OLD, MID, NEW = NOW - 3, NOW - 2, NOW - 1
@@ -25,11 +23,9 @@ TABLE = ZSet({"a": OLD, "b": MID, "c": MID, "d": MID, "e": NEW})
 """Newest first: e, then d, c, b (equal scores, members descending), then a."""
 
 
-async def page(scripts: Scripts, after: tuple[int, str] | None, count: int) -> list[str]:
-    """The members of one page (scores checked separately)."""
-    args: list[Any] = ["", "", count] if after is None else [after[0], after[1], count]
-    flat = text(await scripts.list_page(keys=[INDEX], args=args))
-    return [str(m) for m in flat[0::2]]
+async def page(store: Store, after: tuple[int, str] | None, count: int) -> list[str]:
+    """The members of one page of index:all (scores checked separately)."""
+    return [member for _, member in await store.index_page(Q, Index("all"), after, count)]
 
 
 CASES = [
@@ -56,29 +52,28 @@ CASES = [
 @pytest.mark.parametrize(("after", "count", "members"), CASES)
 async def test_list_page(
     redis_client: Redis,
-    scripts: Scripts,
+    store: Store,
     after: tuple[int, str] | None,
     count: int,
     members: list[str],
 ) -> None:
     await seed(redis_client, {INDEX: TABLE})
-    assert await page(scripts, after, count) == members
+    assert await page(store, after, count) == members
     assert await read_state(redis_client) == {INDEX: TABLE}
 
 
-async def test_replies_scores_with_members(redis_client: Redis, scripts: Scripts) -> None:
+async def test_replies_scores_with_members(redis_client: Redis, store: Store) -> None:
     await seed(redis_client, {INDEX: TABLE})
-    flat = text(await scripts.list_page(keys=[INDEX], args=[MID, "c", 2]))
-    assert flat == ["b", str(MID), "a", str(OLD)]
+    assert await store.index_page(Q, Index("all"), (MID, "c"), 2) == [(MID, "b"), (OLD, "a")]
 
 
-async def test_missing_index_is_an_empty_page(scripts: Scripts) -> None:
-    assert await page(scripts, None, 10) == []
-    assert await page(scripts, (NOW, "x"), 10) == []
+async def test_missing_index_is_an_empty_page(store: Store) -> None:
+    assert await page(store, None, 10) == []
+    assert await page(store, (NOW, "x"), 10) == []
 
 
 async def test_ties_compare_bytes_not_numbers_or_locale(
-    redis_client: Redis, scripts: Scripts
+    redis_client: Redis, store: Store
 ) -> None:
     """Redis orders equal scores by memcmp: 'a10' < 'a9', 'Z' < 'a', and a prefix first."""
     members = ["a9", "a10", "Z", "a", "ab", "\u00e9"]
@@ -86,7 +81,7 @@ async def test_ties_compare_bytes_not_numbers_or_locale(
     order = text(await redis_client.zrange(INDEX, 0, -1, desc=True))
     assert order == ["\u00e9", "ab", "a9", "a10", "a", "Z"]
     for i, member in enumerate(order):
-        assert await page(scripts, (MID, member), 10) == order[i + 1:]
+        assert await page(store, (MID, member), 10) == order[i + 1:]
 
 
 async def test_pages_walk_the_index_exactly_once(

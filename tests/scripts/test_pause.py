@@ -4,24 +4,21 @@ after the change, as fetch.lua sees them."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
-from redis.asyncio import Redis
 
-from streamq.keys import GROUP, PRIORITIES
-from streamq.scripts import Scripts
+from streamq.keys import PRIORITIES
+from streamq.store import Store
 
 from .conftest import Table
-from .redis_state import NOW, K, State, Stream, entry, seed, text
+from .redis_state import NOW, K, Q, State, Stream, entry, seed
 
 ALL = list(PRIORITIES)
 SINCE = str(NOW - 5_000)
 """When an earlier pause was written."""
 
 
-async def pause(scripts: Scripts, action: str, *priorities: str) -> Any:
-    return text(await scripts.pause(keys=[K.paused], args=[NOW, action, *priorities]))
+async def pause(store: Store, action: str, *priorities: str) -> list[str]:
+    return await store.set_paused(Q, priorities, paused=action == "pause")
 
 
 def paused(*priorities: str, since: str = str(NOW)) -> State:
@@ -69,26 +66,23 @@ CASES = [
 async def test_pause(
     table: Table, before: State, call: list[str], reply: list[str], after: State
 ) -> None:
-    await table.check(before, lambda: pause(table.scripts, *call), reply, after)
+    await table.check(before, lambda: pause(table.store, *call), reply, after)
 
 
-async def test_fetch_skips_what_pause_wrote_and_resumes_where_it_was(
-    redis_client: Redis, scripts: Scripts
-) -> None:
-    await seed(redis_client, {
+async def test_fetch_skips_what_pause_wrote_and_resumes_where_it_was(table: Table) -> None:
+    store = table.store
+    await seed(table.redis, {
         K.stream(p): Stream([("1-0", entry(f"j-{p}"))], {}, "0-0") for p in ALL
     })
 
     async def fetch() -> tuple[list[str], list[str]]:
-        active, groups = text(await scripts.fetch(
-            keys=[*K.streams, K.paused], args=[GROUP, "w1", 10, *ALL]
-        ))
-        return active, [fields[1] for _, entries in groups for _, fields in entries]
+        result = await store.fetch(Q, ALL, "w1", 10)
+        return result.active_priorities, [d.job_id for d in result.deliveries]
 
-    await pause(scripts, "pause", "high")
+    await pause(store, "pause", "high")
     assert await fetch() == (["normal", "low"], ["j-normal", "j-low"])
-    await pause(scripts, "pause", *ALL)
+    await pause(store, "pause", *ALL)
     assert await fetch() == ([], [])
-    await pause(scripts, "resume", *ALL)
-    await redis_client.xadd(K.stream("low"), entry("j-low2"), id="2-0")  # type: ignore[arg-type]
+    await pause(store, "resume", *ALL)
+    await table.redis.xadd(K.stream("low"), entry("j-low2"), id="2-0")  # type: ignore[arg-type]
     assert await fetch() == (ALL, ["j-high", "j-low2"])

@@ -5,42 +5,34 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from streamq.scripts import Scripts
 from streamq.store import Store
 
 from .conftest import Table
-from .redis_state import NOW, K, State, Ttl, read_state, running, seed, text
-
-
-async def progress(scripts: Scripts, run: int, fraction: str, message: str) -> int:
-    return int(text(await scripts.progress(
-        keys=[K.job("j1"), K.events], args=[run, fraction, message, 1000]
-    )))
-
+from .redis_state import NOW, K, Q, State, Ttl, read_state, running, seed
 
 RUNNING = {K.job("j1"): running()}
 RESTARTED = {K.job("j1"): running(run=2)}
 DONE = {K.job("j1"): Ttl(running(status="succeeded", finished=NOW), 60)}
 
 CASES = [
-    pytest.param(RUNNING, 1, 1,
+    pytest.param(RUNNING, 1, True,
                  {K.job("j1"): running(progress="0.5", progress_message="half way")},
                  id="current-attempt-stored"),
     pytest.param(
-        {K.job("j1"): running(progress="0.1", progress_message="started")}, 1, 1,
+        {K.job("j1"): running(progress="0.1", progress_message="started")}, 1, True,
         {K.job("j1"): running(progress="0.5", progress_message="half way")},
         id="overwrites-earlier-progress",
     ),
-    pytest.param(RESTARTED, 1, 0, RESTARTED, id="stale-attempt-ignored"),
-    pytest.param(DONE, 1, 0, DONE, id="finished-job-ignored"),
-    pytest.param({}, 1, 0, {}, id="missing-job-not-recreated"),
+    pytest.param(RESTARTED, 1, False, RESTARTED, id="stale-attempt-ignored"),
+    pytest.param(DONE, 1, False, DONE, id="finished-job-ignored"),
+    pytest.param({}, 1, False, {}, id="missing-job-not-recreated"),
 ]
 
 
 @pytest.mark.parametrize(("before", "run", "reply", "after"), CASES)
-async def test_progress(table: Table, before: State, run: int, reply: int, after: State) -> None:
+async def test_progress(table: Table, before: State, run: int, reply: bool, after: State) -> None:
     await table.check(
-        before, lambda: progress(table.scripts, run, "0.5", "half way"), reply, after
+        before, lambda: table.store.set_progress(Q, "j1", run, 0.5, "half way"), reply, after
     )
 
 

@@ -9,16 +9,15 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from streamq.scripts import Scripts
 from streamq.settings import Settings
-from streamq.store import Store
+from streamq.store import PromoteResult, Store
 
 from .conftest import Table
 from .redis_state import (
     ANY_ID,
-    EVENTS_MAX,
     NOW,
     K,
+    Q,
     State,
     Stream,
     ZSet,
@@ -32,12 +31,9 @@ from .redis_state import (
 )
 
 
-async def promote(scripts: Scripts, *job_ids: str) -> Any:
-    return text(await scripts.promote(
-        keys=[*K.streams, K.scheduled, K.index("scheduled"), K.index("retrying"),
-              K.index("queued"), K.events, *(K.job(j) for j in job_ids)],
-        args=[NOW, EVENTS_MAX],
-    ))
+def moved(promoted: int, next_due: int | None = None) -> PromoteResult:
+    """The store's answer at NOW: jobs promoted, and when the next one is due."""
+    return PromoteResult(promoted, next_due, NOW)
 
 
 def waiting(due: int, job_id: str = "j1", status: str = "scheduled", **fields: object) -> State:
@@ -60,14 +56,14 @@ def promoted(job_id: str = "j1", frm: str = "scheduled", priority: str = "normal
 
 
 CASES = [
-    pytest.param(waiting(NOW - 1), ["j1"], [1, -1, NOW], promoted(due=NOW - 1), id="due"),
-    pytest.param(waiting(NOW), ["j1"], [1, -1, NOW], promoted(due=NOW), id="due-exactly-now"),
+    pytest.param(waiting(NOW - 1), 500, moved(1), promoted(due=NOW - 1), id="due"),
+    pytest.param(waiting(NOW), 500, moved(1), promoted(due=NOW), id="due-exactly-now"),
     pytest.param(
-        waiting(NOW + 1), ["j1"], [0, NOW + 1, NOW], waiting(NOW + 1), id="not-due-yet",
+        waiting(NOW + 1), 500, moved(0, NOW + 1), waiting(NOW + 1), id="not-due-yet",
     ),
     pytest.param(
-        waiting(NOW - 1, status="retrying", attempt=2, priority="high", error="boom"), ["j1"],
-        [1, -1, NOW],
+        waiting(NOW - 1, status="retrying", attempt=2, priority="high", error="boom"), 500,
+        moved(1),
         promoted(frm="retrying", priority="high", attempt=2, due=NOW - 1, error="boom"),
         id="retry-due-goes-to-its-priority-stream",
     ),
@@ -75,7 +71,7 @@ CASES = [
         {**waiting(NOW - 1), K.job("j2"): record("scheduled", due=NOW + 5_000),
          K.scheduled: ZSet({"j1": NOW - 1, "j2": NOW + 5_000}),
          K.index("scheduled"): ZSet({"j1": NOW - 1000, "j2": NOW - 1000})},
-        ["j1", "j2"], [1, NOW + 5_000, NOW],
+        500, moved(1, NOW + 5_000),
         {**promoted(due=NOW - 1), K.job("j2"): record("scheduled", due=NOW + 5_000),
          K.scheduled: ZSet({"j2": NOW + 5_000}), K.index("scheduled"): ZSet({"j2": NOW - 1000})},
         id="due-one-moves-later-one-stays-and-is-next",
@@ -84,38 +80,39 @@ CASES = [
         {**waiting(NOW - 2), K.job("j2"): record("scheduled", due=NOW - 1),
          K.scheduled: ZSet({"j1": NOW - 2, "j2": NOW - 1}),
          K.index("scheduled"): ZSet({"j1": NOW - 1000, "j2": NOW - 1000})},
-        ["j1"], [1, NOW - 1, NOW],
+        1, moved(1, NOW - 1),
         {**promoted(due=NOW - 2), K.job("j2"): record("scheduled", due=NOW - 1),
          K.scheduled: ZSet({"j2": NOW - 1}), K.index("scheduled"): ZSet({"j2": NOW - 1000})},
         id="only-the-batch-passed-moves-next-due-says-more-are-due",
     ),
     pytest.param(
-        {K.scheduled: ZSet({"j1": NOW - 1})}, ["j1"], [0, -1, NOW], {},
+        {K.scheduled: ZSet({"j1": NOW - 1})}, 500, moved(0), {},
         id="record-expired-id-dropped",
     ),
     pytest.param(
-        {K.job("j1"): record("cancelled"), K.scheduled: ZSet({"j1": NOW - 1})}, ["j1"],
-        [0, -1, NOW], {K.job("j1"): record("cancelled")}, id="not-waiting-anymore-dropped",
+        {K.job("j1"): record("cancelled"), K.scheduled: ZSet({"j1": NOW - 1})}, 500,
+        moved(0), {K.job("j1"): record("cancelled")}, id="not-waiting-anymore-dropped",
     ),
     pytest.param(
-        {K.job("j1"): record("queued")}, ["j1"], [0, -1, NOW],
-        {K.job("j1"): record("queued")}, id="already-promoted-by-another-scheduler",
+        {K.job("j1"): record("queued")}, 500, moved(0),
+        {K.job("j1"): record("queued")}, id="already-promoted-nothing-scheduled-left-alone",
     ),
 ]
 
 
-@pytest.mark.parametrize(("before", "jobs", "reply", "after"), CASES)
+@pytest.mark.parametrize(("before", "batch", "reply", "after"), CASES)
 async def test_promote(
-    table: Table, before: State, jobs: list[str], reply: list[int], after: State
+    table: Table, before: State, batch: int, reply: PromoteResult, after: State
 ) -> None:
-    await table.check(before, lambda: promote(table.scripts, *jobs), reply, after)
+    """`batch`: how many of the earliest scheduled ids the store hands the script."""
+    await table.check(before, lambda: table.store.promote(Q, batch), reply, after)
 
 
-async def test_promote_twice_moves_once(redis_client: Redis, scripts: Scripts) -> None:
-    await seed(redis_client, waiting(NOW - 1))
-    assert await promote(scripts, "j1") == [1, -1, NOW]
-    assert await promote(scripts, "j1") == [0, -1, NOW]
-    assert await read_state(redis_client) == promoted(due=NOW - 1)
+async def test_promote_twice_moves_once(table: Table) -> None:
+    await seed(table.redis, waiting(NOW - 1))
+    assert await table.store.promote(Q) == moved(1)
+    assert await table.store.promote(Q) == moved(0)
+    assert await read_state(table.redis) == promoted(due=NOW - 1)
 
 
 async def test_concurrent_schedulers_promote_each_job_once(

@@ -1,16 +1,17 @@
 """release.lua: slots of finished jobs freed | expired leases dropped | parked jobs given
 back to their priority's stream (with a fresh lease) while slots are free, oldest first |
-parked jobs no longer queued, or no longer waiting, are not given back."""
+parked jobs no longer queued, or no longer waiting, are not given back.
+
+The store hands the script the head of the waiting set as candidates, read just before."""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
 
 import pytest
 from redis.asyncio import Redis
 
 from streamq.job import Delivery
-from streamq.scripts import Scripts
 from streamq.store import ReleaseResult, Store
 
 from .conftest import Table
@@ -26,6 +27,7 @@ from .redis_state import (
     TYPE,
     WAITING,
     K,
+    Q,
     State,
     Stream,
     ZSet,
@@ -40,14 +42,9 @@ LEASE = NOW + LEASE_MS
 """The lease a given-back job holds until it is fetched and admitted."""
 
 
-async def release(
-    scripts: Scripts, candidates: list[str], finished: list[str], limit: int = LIMIT
-) -> Any:
-    """Release with `candidates` read from the head of the waiting set (as the store does)."""
-    return text(await scripts.release(
-        keys=[RUNNING, WAITING, *K.streams, *(K.job(j) for j in candidates)],
-        args=[NOW, limit, LEASE_MS, *finished],
-    ))
+async def release(store: Store, finished: list[str], limit: int = LIMIT) -> ReleaseResult:
+    """Release the slots of `finished` jobs of TYPE, and give parked ones back."""
+    return await store.release(Q, TYPE, limit, finished)
 
 
 def parked(*job_ids: str) -> ZSet:
@@ -65,20 +62,20 @@ def given_back(*job_ids: str) -> Stream:
 
 CASES = [
     pytest.param(
-        {RUNNING: ZSet({"j1": NOW + 5_000})}, [], ["j1"], [0, 0, 0], {},
+        {RUNNING: ZSet({"j1": NOW + 5_000})}, ["j1"], ReleaseResult(0, 0, 0), {},
         id="finished-slot-freed-nobody-waiting",
     ),
     pytest.param(
         {RUNNING: ZSet({"a": NOW + 5_000, "b": NOW + 5_000}), WAITING: parked("p1"),
          K.job("p1"): QUEUED},
-        ["p1"], ["a"], [1, 2, 0],
+        ["a"], ReleaseResult(1, 2, 0),
         {RUNNING: ZSet({"b": NOW + 5_000, "p1": LEASE}), K.job("p1"): QUEUED,
          NORMAL: given_back("p1")},
         id="freed-slot-goes-to-a-parked-job-put-back-in-its-stream",
     ),
     pytest.param(
         {WAITING: parked("p1", "p2", "p3"), **{K.job(j): QUEUED for j in ("p1", "p2", "p3")}},
-        ["p1", "p2", "p3"], [], [2, 2, 1],
+        [], ReleaseResult(2, 2, 1),
         {RUNNING: ZSet({"p1": LEASE, "p2": LEASE}),
          WAITING: ZSet({"p3": parked("p1", "p2", "p3")["p3"]}),
          **{K.job(j): QUEUED for j in ("p1", "p2", "p3")}, NORMAL: given_back("p1", "p2")},
@@ -87,7 +84,7 @@ CASES = [
     pytest.param(
         {RUNNING: ZSet({"a": NOW - 1, "b": NOW + 5_000}), WAITING: parked("p1"),
          K.job("p1"): QUEUED},
-        ["p1"], [], [1, 2, 0],
+        [], ReleaseResult(1, 2, 0),
         {RUNNING: ZSet({"b": NOW + 5_000, "p1": LEASE}), K.job("p1"): QUEUED,
          NORMAL: given_back("p1")},
         id="expired-lease-of-a-dead-node-frees-its-slot",
@@ -95,32 +92,32 @@ CASES = [
     pytest.param(
         {RUNNING: ZSet({"a": NOW + 5_000, "b": NOW + 5_000}), WAITING: parked("p1"),
          K.job("p1"): QUEUED},
-        ["p1"], ["gone"], [0, 2, 1],
+        ["gone"], ReleaseResult(0, 2, 1),
         {RUNNING: ZSet({"a": NOW + 5_000, "b": NOW + 5_000}), WAITING: parked("p1"),
          K.job("p1"): QUEUED},
         id="no-free-slot-nothing-given-back",
     ),
     pytest.param(
         {WAITING: parked("p1", "p2"), K.job("p1"): record("cancelled"), K.job("p2"): QUEUED},
-        ["p1", "p2"], [], [1, 1, 0],
+        [], ReleaseResult(1, 1, 0),
         {RUNNING: ZSet({"p2": LEASE}), K.job("p1"): record("cancelled"), K.job("p2"): QUEUED,
          NORMAL: given_back("p2")},
         id="cancelled-while-parked-dropped-not-given-back",
     ),
     pytest.param(
         {WAITING: parked("p1", "p2"), K.job("p2"): QUEUED},
-        ["p1", "p2"], [], [1, 1, 0],
+        [], ReleaseResult(1, 1, 0),
         {RUNNING: ZSet({"p2": LEASE}), K.job("p2"): QUEUED, NORMAL: given_back("p2")},
         id="record-expired-while-parked-dropped",
     ),
     pytest.param(
-        {K.job("p1"): QUEUED}, ["p1"], [], [0, 0, 0], {K.job("p1"): QUEUED},
-        id="candidate-given-back-by-another-node-meanwhile-skipped",
+        {K.job("p1"): QUEUED}, [], ReleaseResult(0, 0, 0), {K.job("p1"): QUEUED},
+        id="given-back-by-another-node-meanwhile-nothing-waiting",
     ),
     pytest.param(
         {WAITING: ZSet({"p1": RANK["high"] + NOW}), K.job("p1"): record("queued",
                                                                           priority="high")},
-        ["p1"], [], [1, 1, 0],
+        [], ReleaseResult(1, 1, 0),
         {RUNNING: ZSet({"p1": LEASE}), K.job("p1"): record("queued", priority="high"),
          HIGH: given_back("p1")},
         id="given-back-to-its-own-priority-stream",
@@ -128,16 +125,25 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("before", "candidates", "finished", "reply", "after"), CASES)
+@pytest.mark.parametrize(("before", "finished", "reply", "after"), CASES)
 async def test_release(
-    table: Table,
-    before: State,
-    candidates: list[str],
-    finished: list[str],
-    reply: list[int],
-    after: State,
+    table: Table, before: State, finished: list[str], reply: ReleaseResult, after: State
 ) -> None:
-    await table.check(before, lambda: release(table.scripts, candidates, finished), reply, after)
+    await table.check(before, lambda: release(table.store, finished), reply, after)
+
+
+async def test_concurrent_releases_give_each_parked_job_back_once(table: Table) -> None:
+    """Nodes read the same head of the waiting set before their scripts run: ZREM inside
+    the script decides which one gives a job back."""
+    parked_ids = [f"p{i}" for i in range(6)]
+    await seed(table.redis, {WAITING: parked(*parked_ids),
+                             **{K.job(j): QUEUED for j in parked_ids}})
+    stores = [table.store_with() for _ in range(4)]
+    results = await asyncio.gather(*(release(s, [], limit=10) for s in stores))
+    assert sum(r.given_back for r in results) == 6
+    state = await read_state(table.redis)
+    assert sorted(e[1]["id"] for e in state[NORMAL].entries) == parked_ids
+    assert state[RUNNING] == ZSet(dict.fromkeys(parked_ids, LEASE))
 
 
 async def test_store_parks_at_the_limit_and_release_gives_back_in_priority_order(

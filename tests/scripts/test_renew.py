@@ -8,24 +8,20 @@ import pytest
 from redis.asyncio import Redis
 
 from streamq.job import Delivery, Outcome, OutcomeKind
-from streamq.keys import GROUP
-from streamq.scripts import Scripts
 from streamq.store import ReclaimResult, Store
 
+from .conftest import Table
 from .redis_state import (
     NORMAL,
     NOW,
     K,
     Pending,
-    State,
     Stream,
     ZSet,
     entry,
     pending_idle_ms,
-    read_state,
     running,
     seed,
-    text,
 )
 
 IDLE = 60_000
@@ -66,20 +62,20 @@ CASES = [
 
 @pytest.mark.parametrize(("before", "entry_ids", "lost", "after", "renewed"), CASES)
 async def test_renew(
-    redis_client: Redis,
-    scripts: Scripts,
+    table: Table,
     before: Stream,
     entry_ids: list[str],
     lost: list[str],
     after: Stream,
     renewed: set[str],
 ) -> None:
-    await seed(redis_client, {NORMAL: before})
-    reply = await scripts.renew(keys=[NORMAL], args=[GROUP, "w1", *entry_ids])
-    assert text(reply) == lost
-    state: State = await read_state(redis_client)
-    assert state == {NORMAL: after}
-    idle = await pending_idle_ms(redis_client, NORMAL)
+    """w1 renews the leases of the entries it holds; the store answers the lost ones."""
+    held_by_w1 = [delivery(f"j{i[0]}", i.encode()) for i in entry_ids]
+    lost_ones = [d for d in held_by_w1 if d.entry_id.decode() in lost]
+    await table.check(
+        {NORMAL: before}, lambda: table.store.renew("w1", held_by_w1), lost_ones, {NORMAL: after}
+    )
+    idle = await pending_idle_ms(table.redis, NORMAL)
     assert {i for i, ms in idle.items() if ms < IDLE // 2} == renewed
     assert all(ms >= IDLE for i, ms in idle.items() if i not in renewed)
 
@@ -103,7 +99,7 @@ async def test_store_renew_returns_the_lost_deliveries(
 
 
 async def test_job_whose_running_entry_is_deleted_is_recovered(
-    redis_client: Redis, scripts: Scripts, store: Store
+    redis_client: Redis, store: Store
 ) -> None:
     """An XTRIM deletes the entry of a running job: renew reports the lease lost (the node
     stops the handler; its `cancelled` outcome changes nothing), the entry stays pending,
@@ -113,8 +109,9 @@ async def test_job_whose_running_entry_is_deleted_is_recovered(
         NORMAL: Stream([], {"1-0": Pending("w1", IDLE)}, "1-0"),
         K.index("processing"): ZSet({"j1": NOW - 500}),
     })
-    assert text(await scripts.renew(keys=[NORMAL], args=[GROUP, "w1", "1-0"])) == ["1-0"]
-    stopped = Outcome(delivery("j1", b"1-0"), OutcomeKind.CANCELLED, reason="cancelled")
+    running_j1 = delivery("j1", b"1-0")
+    assert await store.renew("w1", [running_j1]) == [running_j1]
+    stopped = Outcome(running_j1, OutcomeKind.CANCELLED, reason="cancelled")
     assert await store.finish([stopped]) == [0]
     result, _ = await store.reclaim("q", "normal", "rc", min_idle_ms=IDLE // 2)
     assert result == ReclaimResult(requeued=1, deleted_seen=1)

@@ -1,20 +1,20 @@
 """requeue.lua: a failed or cancelled job runs again under its id with a fresh budget,
-and its dead-letter entries go | other statuses -> code 0 | missing -> -1."""
+and its dead-letter entries go (the store answers the previous status) | other statuses
+-> InvalidTransition | missing -> JobNotFound."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from streamq.scripts import Scripts
+from streamq.errors import InvalidTransition, JobNotFound
+from streamq.store.codes import RequeueCode
 
-from .conftest import Table
+from .conftest import Raises, Table
 from .redis_state import (
     ANY_ID,
-    EVENTS_MAX,
     NOW,
     K,
+    Q,
     State,
     Stream,
     Ttl,
@@ -24,17 +24,7 @@ from .redis_state import (
     events,
     record,
     running,
-    text,
 )
-
-
-async def requeue(scripts: Scripts, *dead_entries: str) -> Any:
-    return text(await scripts.requeue(
-        keys=[K.job("j1"), *K.streams, K.dead, K.index("failed"), K.index("cancelled"),
-              K.index("queued"), K.events],
-        args=[NOW, EVENTS_MAX, *dead_entries],
-    ))
-
 
 OUTCOME = {"error": "boom", "error_type": "LostWorker", "traceback": "tb",
            "reason": "lost worker", "finished": NOW - 10}
@@ -60,17 +50,17 @@ def fresh(frm: str, priority: str = "normal", **fields: object) -> State:
 CASES = [
     pytest.param(
         {K.job("j1"): Ttl(FAILED, 600), K.dead: DEAD, K.index("failed"): ZSet({"j1": NOW - 10})},
-        ["5-0", "6-0", "7-0", "8-0"], [1, "failed"],
+        ["5-0", "6-0", "7-0", "8-0"], "failed",
         {**fresh("failed", run=4, deliveries=4),
          K.dead: Stream([("6-0", {"job": "j0", "reason": "error"})])},
         id="failed-fresh-budget-persisted-its-dead-entries-removed-others-kept",
     ),
     pytest.param(
         {K.job("j1"): Ttl(CANCELLED, 600), K.index("cancelled"): ZSet({"j1": NOW - 10})}, [],
-        [1, "cancelled"], fresh("cancelled", priority="high"),
+        "cancelled", fresh("cancelled", priority="high"),
         id="cancelled-back-into-its-priority-stream",
     ),
-    pytest.param({}, [], [-1, ""], {}, id="job-missing"),
+    pytest.param({}, [], Raises(JobNotFound, {"job_id": "j1"}), {}, id="job-missing"),
 ]
 
 NOT_ENDED = ["scheduled", "queued", "processing", "retrying", "succeeded"]
@@ -78,12 +68,26 @@ NOT_ENDED = ["scheduled", "queued", "processing", "retrying", "succeeded"]
 
 @pytest.mark.parametrize(("before", "dead_entries", "reply", "after"), CASES)
 async def test_requeue(
-    table: Table, before: State, dead_entries: list[str], reply: list[Any], after: State
+    table: Table, before: State, dead_entries: list[str], reply: str | Raises, after: State
 ) -> None:
-    await table.check(before, lambda: requeue(table.scripts, *dead_entries), reply, after)
+    entries = [e.encode() for e in dead_entries]
+    await table.check(before, lambda: table.store.requeue(Q, "j1", entries), reply, after)
 
 
 @pytest.mark.parametrize("status", NOT_ENDED)
 async def test_requeue_refuses_a_job_not_failed_or_cancelled(table: Table, status: str) -> None:
     before = {K.job("j1"): record(status), K.dead: DEAD}
-    await table.check(before, lambda: requeue(table.scripts, "5-0"), [0, status], before)
+    refused = Raises(InvalidTransition, {"job_id": "j1", "status": status})
+    await table.check(before, lambda: table.store.requeue(Q, "j1", [b"5-0"]), refused, before)
+
+
+async def test_requeue_many_answers_one_code_per_job(table: Table) -> None:
+    """The dead-letter console's bulk retry: (job id, dead entry id) pairs, one code each."""
+    before = {K.job("j1"): Ttl(FAILED, 600), K.dead: DEAD,
+              K.index("failed"): ZSet({"j1": NOW - 10}), K.job("j2"): record("queued")}
+    after = {**fresh("failed", run=4, deliveries=4), K.job("j2"): record("queued"),
+             K.dead: Stream([("6-0", {"job": "j0", "reason": "error"}),
+                             ("7-0", {"job": "j1", "reason": "error"})])}
+    pairs = [("j1", "5-0"), ("j2", "9-0"), ("j3", "6-0")]
+    codes = [RequeueCode.REQUEUED, RequeueCode.NOT_RETRYABLE, RequeueCode.NO_RECORD]
+    await table.check(before, lambda: table.store.requeue_many(Q, pairs), codes, after)

@@ -2,42 +2,36 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from redis.asyncio import Redis
 
-from streamq.keys import GROUP
-from streamq.scripts import Scripts
 from streamq.store import EnqueueSpec, Store
 
 from .conftest import Table
 from .redis_state import (
-    EVENTS_MAX,
     NORMAL,
     NOW,
     K,
     State,
     Stream,
     ZSet,
+    delivery,
     entry,
     event,
     events,
-    read_state,
     record,
     running,
-    seed,
     text,
 )
 
 
-async def start(scripts: Scripts, jobs: list[tuple[str, str]], worker: str = "w1") -> Any:
-    """Start (job id, entry id) pairs fetched from the normal stream."""
-    return text(await scripts.start(
-        keys=[NORMAL, K.index("queued"), K.index("processing"), K.events,
-              *(K.job(job_id) for job_id, _ in jobs)],
-        args=[NOW, worker, EVENTS_MAX, GROUP, *(entry_id for _, entry_id in jobs)],
-    ))
+async def start(
+    store: Store, jobs: list[tuple[str, str]], worker: str = "w1"
+) -> list[tuple[str, int, int]]:
+    """Start (job id, entry id) pairs fetched from the normal stream; (job id, run,
+    attempt) of each runnable one, in order (the others are acknowledged and skipped)."""
+    runnable = await store.start(worker, [delivery(j, e, run=0) for j, e in jobs])
+    return [(d.job_id, d.run, d.attempt) for d in runnable]
 
 
 def delivered(*entry_ids: str, consumer: str = "w1") -> Stream:
@@ -66,7 +60,7 @@ def started(run: int = 1, attempt: int = 1, entry_id: str = "1-0", **fields: obj
 
 CASES = [
     pytest.param(
-        QUEUED, [("j1", "1-0")], [1, 1],
+        QUEUED, [("j1", "1-0")], [("j1", 1, 1)],
         {
             **started(),
             NORMAL: delivered("1-0"),
@@ -76,7 +70,7 @@ CASES = [
     ),
     pytest.param(
         {**QUEUED, K.job("j1"): record("queued", attempt=3, run=4, deliveries=4, lost=1)},
-        [("j1", "1-0")], [5, 3],
+        [("j1", "1-0")], [("j1", 5, 3)],
         {
             **started(run=5, attempt=3, lost=1),
             NORMAL: delivered("1-0"),
@@ -85,7 +79,7 @@ CASES = [
         id="retried-job-run-number-keeps-growing",
     ),
     pytest.param(
-        {NORMAL: delivered("1-0")}, [("j1", "1-0")], [-1, 0], {NORMAL: ACKED},
+        {NORMAL: delivered("1-0")}, [("j1", "1-0")], [], {NORMAL: ACKED},
         id="job-missing-entry-acked-and-deleted",
     ),
     pytest.param(
@@ -94,7 +88,7 @@ CASES = [
             NORMAL: delivered("1-0", "2-0"),
             K.index("processing"): ZSet({"j1": NOW - 500}),
         },
-        [("j1", "2-0")], [0, 1],
+        [("j1", "2-0")], [],
         {
             K.job("j1"): running(),
             NORMAL: Stream([("1-0", entry("j1"))], {"1-0": "w1"}, "2-0"),
@@ -108,7 +102,7 @@ CASES = [
             NORMAL: delivered("1-0"),
             K.index("processing"): ZSet({"j1": NOW - 500}),
         },
-        [("j1", "1-0")], [2, 1],
+        [("j1", "1-0")], [("j1", 2, 1)],
         {
             **started(run=2),
             NORMAL: delivered("1-0"),
@@ -118,7 +112,7 @@ CASES = [
     ),
     pytest.param(
         {**QUEUED, NORMAL: Stream([("2-0", entry("j1"))], {"2-0": "w2"}, "2-0")},
-        [("j1", "1-0")], [0, 1],
+        [("j1", "1-0")], [],
         {**QUEUED, NORMAL: Stream([("2-0", entry("j1"))], {"2-0": "w2"}, "2-0")},
         id="entry-reclaimed-before-a-late-start-left-alone",
     ),
@@ -127,7 +121,7 @@ CASES = [
          NORMAL: Stream([("1-0", entry("j1")), ("2-0", entry("j2")), ("3-0", entry("j3"))],
                         {"1-0": "w1", "2-0": "w1", "3-0": "w1"}, "3-0"),
          K.index("queued"): ZSet({"j1": NOW - 1000, "j2": NOW - 1000})},
-        [("j1", "1-0"), ("j3", "3-0"), ("j2", "2-0")], [1, 1, -1, 0, 1, 1],
+        [("j1", "1-0"), ("j3", "3-0"), ("j2", "2-0")], [("j1", 1, 1), ("j2", 1, 1)],
         {
             **started(),
             K.job("j2"): record("processing", run=1, deliveries=1, worker="w1", started=NOW,
@@ -147,20 +141,20 @@ FINISHED = ["succeeded", "failed", "cancelled", "scheduled", "retrying"]
 
 @pytest.mark.parametrize(("before", "jobs", "reply", "after"), CASES)
 async def test_start(
-    table: Table, before: State, jobs: list[tuple[str, str]], reply: list[int], after: State
+    table: Table, before: State, jobs: list[tuple[str, str]],
+    reply: list[tuple[str, int, int]], after: State,
 ) -> None:
-    await table.check(before, lambda: start(table.scripts, jobs), reply, after)
+    await table.check(before, lambda: start(table.store, jobs), reply, after)
 
 
 @pytest.mark.parametrize("status", FINISHED)
-async def test_start_skips_a_job_not_queued(
-    redis_client: Redis, scripts: Scripts, status: str
-) -> None:
+async def test_start_skips_a_job_not_queued(table: Table, status: str) -> None:
     """Cancelled while queued, finished or waiting in `scheduled`: the entry is stale."""
     job = record(status, attempt=2, run=1)
-    await seed(redis_client, {K.job("j1"): job, NORMAL: delivered("1-0")})
-    assert await start(scripts, [("j1", "1-0")]) == [0, 2]
-    assert await read_state(redis_client) == {K.job("j1"): job, NORMAL: ACKED}
+    await table.check(
+        {K.job("j1"): job, NORMAL: delivered("1-0")}, lambda: start(table.store, [("j1", "1-0")]),
+        [], {K.job("j1"): job, NORMAL: ACKED},
+    )
 
 
 async def test_cancel_then_requeue_of_a_queued_job_runs_one_attempt(

@@ -6,26 +6,19 @@ at a time) and the finished indices and dead-letter stream trimmed by age."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from redis.asyncio import Redis
 
 from streamq.keys import Index
-from streamq.scripts import Scripts
 from streamq.settings import Settings
 from streamq.store import Store
 
 from .conftest import Table
-from .redis_state import NOW, TYPE, K, State, Stream, ZSet, read_state, record, seed, text
+from .redis_state import NOW, TYPE, K, Q, State, Stream, ZSet, read_state, record, seed
 
 TYPED = K.index_type(TYPE)
-
-
-async def trim(scripts: Scripts, index: str, job_type: str, candidates: list[str]) -> Any:
-    return text(await scripts.trim(
-        keys=[index, K.types, *(K.job(j) for j in candidates)], args=[job_type]
-    ))
+ALL, BY_TYPE, SUCCEEDED = Index("all"), Index("type", TYPE), Index("status", "succeeded")
 
 
 LIVE = record("queued")
@@ -34,49 +27,43 @@ TYPES = {TYPE, "other"}
 
 CASES = [
     pytest.param(
-        {K.index_all: TWO, K.job("live"): LIVE, K.types: TYPES}, K.index_all, "",
+        {K.index_all: TWO, K.job("live"): LIVE, K.types: TYPES}, ALL,
         ["gone", "live"], 1, {K.index_all: ZSet({"live": NOW - 1}), K.job("live"): LIVE,
                               K.types: TYPES},
         id="gone-removed-live-kept",
     ),
     pytest.param(
         {K.index_all: TWO, K.job("live"): LIVE, K.job("gone"): LIVE, K.types: TYPES},
-        K.index_all, "", ["gone"], 0,
+        ALL, ["gone"], 0,
         {K.index_all: TWO, K.job("live"): LIVE, K.job("gone"): LIVE, K.types: TYPES},
         id="record-written-meanwhile-kept",
     ),
     pytest.param(
-        {K.index_all: TWO, K.job("live"): LIVE}, K.index_all, "", ["absent"], 0,
+        {K.index_all: TWO, K.job("live"): LIVE}, ALL, ["absent"], 0,
         {K.index_all: TWO, K.job("live"): LIVE}, id="candidate-not-in-the-index",
     ),
     pytest.param(
-        {TYPED: ZSet({"gone": NOW}), K.types: TYPES}, TYPED, TYPE, ["gone"], 1,
+        {TYPED: ZSet({"gone": NOW}), K.types: TYPES}, BY_TYPE, ["gone"], 1,
         {K.types: {"other"}}, id="type-index-emptied-type-forgotten",
     ),
     pytest.param(
-        {TYPED: TWO, K.job("live"): LIVE, K.types: TYPES}, TYPED, TYPE, ["gone"], 1,
+        {TYPED: TWO, K.job("live"): LIVE, K.types: TYPES}, BY_TYPE, ["gone"], 1,
         {TYPED: ZSet({"live": NOW - 1}), K.job("live"): LIVE, K.types: TYPES},
         id="type-index-not-empty-type-kept",
     ),
     pytest.param(
-        {K.index("succeeded"): ZSet({"gone": NOW}), K.types: TYPES}, K.index("succeeded"),
-        "", ["gone"], 1, {K.types: TYPES}, id="status-index-emptied-types-untouched",
+        {K.index("succeeded"): ZSet({"gone": NOW}), K.types: TYPES}, SUCCEEDED,
+        ["gone"], 1, {K.types: TYPES}, id="status-index-emptied-types-untouched",
     ),
 ]
 
 
-@pytest.mark.parametrize(("before", "index", "job_type", "candidates", "reply", "after"), CASES)
+@pytest.mark.parametrize(("before", "index", "candidates", "reply", "after"), CASES)
 async def test_trim(
-    table: Table,
-    before: State,
-    index: str,
-    job_type: str,
-    candidates: list[str],
-    reply: int,
-    after: State,
+    table: Table, before: State, index: Index, candidates: list[str], reply: int, after: State
 ) -> None:
     await table.check(
-        before, lambda: trim(table.scripts, index, job_type, candidates), reply, after
+        before, lambda: table.store.trim_index(Q, index, candidates), reply, after
     )
 
 
