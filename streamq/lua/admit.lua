@@ -5,7 +5,8 @@
   retried, and its attempt does not change.
   KEYS[1] stream   KEYS[2] running:<type>   KEYS[3] waiting:<type>   KEYS[4..] job hashes
   ARGV[1] now_ms   ARGV[2] group   ARGV[3] limit   ARGV[4] lease ms   ARGV[5] wait rank base
-  (priority order, so that parked high jobs come back first)   ARGV[6..] entry id of each job
+  (priority order, so that parked high jobs come back first)
+  then two per job hash: job id, entry id
   Returns one flag per entry: 1 admitted (or not runnable: start skips it) | 0 parked ]]
 local stream_key, running_key, waiting_key = KEYS[1], KEYS[2], KEYS[3]
 local now = now_ms(ARGV[1])
@@ -14,8 +15,8 @@ local group, limit, lease, rank = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
 redis.call('ZREMRANGEBYSCORE', running_key, '-inf', now)
 local out = {}
 for i = 4, #KEYS do
-  local job_key, entry_id = KEYS[i], ARGV[i + 2]
-  local job_id = string.match(job_key, ':job:(.+)$')
+  local job_key, a = KEYS[i], 2 * i - 2
+  local job_id, entry_id = ARGV[a], ARGV[a + 1]
   local status = redis.call('HGET', job_key, 'status')
   if status ~= 'queued' and status ~= 'processing' then
     table.insert(out, 1)

@@ -4,13 +4,14 @@
   KEYS[1] job hash   KEYS[2] scheduled   KEYS[3] index:scheduled   KEYS[4] index:queued
   KEYS[5] index:processing   KEYS[6] index:retrying   KEYS[7] index:cancelled   KEYS[8] events
   ARGV[1] now_ms   ARGV[2] retention ttl_ms   ARGV[3] events maxlen   ARGV[4] cancel channel
+  ARGV[5] job id
   Returns {1, previous status} | {0, status} already finished | {-1, ''} no such job ]]
 local job_key, scheduled_key, events_key = KEYS[1], KEYS[2], KEYS[8]
 local from_idx = {scheduled = KEYS[3], queued = KEYS[4], processing = KEYS[5], retrying = KEYS[6]}
 local cancelled_idx = KEYS[7]
 local now = now_ms(ARGV[1])
-local ttl, events_max, channel = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-local job_id = string.match(job_key, ':job:(.+)$')
+local ttl, events_max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local channel, job_id = ARGV[4], ARGV[5]
 local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'worker')
 local status = rec[1]
 if not status then return {-1, ''} end

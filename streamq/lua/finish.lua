@@ -5,8 +5,8 @@
   KEYS[12..] job hash of each outcome
   ARGV[1] now_ms   ARGV[2] succeeded ttl_ms   ARGV[3] failed ttl_ms   ARGV[4] events maxlen
   ARGV[5] dead maxlen   ARGV[6] group   ARGV[7] wake channel
-  then 10 per outcome: stream index (1..3), entry id, run, kind (succeeded|retry|failed|
-  cancelled), result json, error, error type, traceback, reason, retry delay ms
+  then 11 per outcome: job id, stream index (1..3), entry id, run, kind (succeeded|retry|
+  failed|cancelled), result json, error, error type, traceback, reason, retry delay ms
   A `cancelled` outcome (the node stopped the handler) is only acknowledged when the job was
   cancelled (cancel.lua writes the status before it asks the node to stop); otherwise the
   node stopped it because its lease was lost, and the entry is left to the reclaimer.
@@ -26,7 +26,7 @@ local now = now_ms(ARGV[1])
 local ok_ttl, failed_ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local events_max, dead_max, group, wake = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
 local out = {}
-local per = 10
+local per = 11
 
 local function pending_anywhere(stream_key, entry_id)
   local ok, p = pcall(redis.call, 'XPENDING', stream_key, group, entry_id, entry_id, 1)
@@ -37,12 +37,11 @@ local count = (#ARGV - 7) / per
 for i = 0, count - 1 do
   local a = 7 + i * per
   local job_key = KEYS[12 + i]
-  local stream_key = KEYS[tonumber(ARGV[a + 1])]
-  local entry_id, run, kind = ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-  local result, err, err_type, tb, reason = ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8],
-    ARGV[a + 9]
-  local delay = tonumber(ARGV[a + 10])
-  local job_id = string.match(job_key, ':job:(.+)$')
+  local job_id, stream_key = ARGV[a + 1], KEYS[tonumber(ARGV[a + 2])]
+  local entry_id, run, kind = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
+  local result, err, err_type, tb, reason = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9],
+    ARGV[a + 10]
+  local delay = tonumber(ARGV[a + 11])
   local rec = redis.call('HMGET', job_key, 'run', 'status', 'attempt', 'worker', 'type',
     'entry')
   local in_use = rec[2] == 'processing' and rec[6] == entry_id

@@ -2,7 +2,7 @@
   time, exactly once even when many schedulers run (ZREM decides who promotes).
   KEYS[1..3] streams high, normal, low   KEYS[4] scheduled   KEYS[5] index:scheduled
   KEYS[6] index:retrying   KEYS[7] index:queued   KEYS[8] events   KEYS[9..] job hashes
-  ARGV[1] now_ms   ARGV[2] events maxlen
+  ARGV[1] now_ms   ARGV[2] events maxlen   ARGV[3..] job id of each job hash
   Returns {promoted, next due ms (or -1), now ms} ]]
 local streams = {high = KEYS[1], normal = KEYS[2], low = KEYS[3]}
 local scheduled_key, scheduled_idx, retrying_idx = KEYS[4], KEYS[5], KEYS[6]
@@ -11,8 +11,7 @@ local now = now_ms(ARGV[1])
 local events_max = tonumber(ARGV[2])
 local promoted = 0
 for i = 9, #KEYS do
-  local job_key = KEYS[i]
-  local job_id = string.match(job_key, ':job:(.+)$')
+  local job_key, job_id = KEYS[i], ARGV[i - 6]
   local score = redis.call('ZSCORE', scheduled_key, job_id)
   if score and tonumber(score) <= now then
     redis.call('ZREM', scheduled_key, job_id)

@@ -9,7 +9,7 @@
   ARGV[1] now_ms   ARGV[2] group   ARGV[3] reclaimer consumer   ARGV[4] max deliveries
   ARGV[5] events maxlen   ARGV[6] dead maxlen   ARGV[7] failed ttl_ms   ARGV[8] check_owner
   ARGV[9] count_lost (0 when a stopping node hands its unfinished entries back itself)
-  ARGV[10..] entry id of each job
+  then two per job hash: job id, entry id
   Returns {requeued, dead, dropped} ]]
 local stream_key, dead_key, processing_idx, queued_idx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local failed_idx, events_key = KEYS[5], KEYS[6]
@@ -25,8 +25,8 @@ local function release(entry_id)
 end
 
 for i = 7, #KEYS do
-  local job_key, entry_id = KEYS[i], ARGV[i + 3]
-  local job_id = string.match(job_key, ':job:(.+)$')
+  local job_key, a = KEYS[i], 2 * i - 4
+  local job_id, entry_id = ARGV[a], ARGV[a + 1]
   local owned = true
   if check_owner then
     local p = redis.call('XPENDING', stream_key, group, entry_id, entry_id, 1)

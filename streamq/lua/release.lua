@@ -3,20 +3,21 @@
   back job holds its slot (a fresh lease) until it is fetched and admitted.
   KEYS[1] running:<type>   KEYS[2] waiting:<type>   KEYS[3..5] streams high, normal, low
   KEYS[6..] job hash of each waiting candidate, oldest first
-  ARGV[1] now_ms   ARGV[2] limit   ARGV[3] lease ms   ARGV[4..] ids of jobs that finished
+  ARGV[1] now_ms   ARGV[2] limit   ARGV[3] lease ms   then the job id of each candidate (one per
+  job hash), then the ids of jobs that finished
   Returns {given back, running, waiting} ]]
 local running_key, waiting_key = KEYS[1], KEYS[2]
 local streams = {high = KEYS[3], normal = KEYS[4], low = KEYS[5]}
 local now = now_ms(ARGV[1])
 local limit, lease = tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = 4, #ARGV do redis.call('ZREM', running_key, ARGV[i]) end
+local candidates = #KEYS - 5
+for i = 4 + candidates, #ARGV do redis.call('ZREM', running_key, ARGV[i]) end
 redis.call('ZREMRANGEBYSCORE', running_key, '-inf', now)
 local free = limit - redis.call('ZCARD', running_key)
 local given = 0
 for i = 6, #KEYS do
   if free <= 0 then break end
-  local job_key = KEYS[i]
-  local job_id = string.match(job_key, ':job:(.+)$')
+  local job_key, job_id = KEYS[i], ARGV[i - 2]
   if redis.call('ZREM', waiting_key, job_id) == 1 then
     local rec = redis.call('HMGET', job_key, 'status', 'type', 'payload', 'priority',
       'timeout', 'max_retries')

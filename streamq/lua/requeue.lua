@@ -2,15 +2,15 @@
   same id, and remove its dead-letter entries.
   KEYS[1] job hash   KEYS[2..4] streams high, normal, low   KEYS[5] dead
   KEYS[6] index:failed   KEYS[7] index:cancelled   KEYS[8] index:queued   KEYS[9] events
-  ARGV[1] now_ms   ARGV[2] events maxlen   ARGV[3..] dead-letter entry ids to delete (an
-  entry that names another job is kept: a wrong id never erases someone else's record)
+  ARGV[1] now_ms   ARGV[2] events maxlen   ARGV[3] job id   ARGV[4..] dead-letter entry ids to
+  delete (an entry that names another job is kept: a wrong id never erases someone else's
+  record)
   Returns {1, previous status} | {0, status} not failed or cancelled | {-1, ''} no such job ]]
 local job_key, dead_key, queued_idx, events_key = KEYS[1], KEYS[5], KEYS[8], KEYS[9]
 local streams = {high = KEYS[2], normal = KEYS[3], low = KEYS[4]}
 local from_idx = {failed = KEYS[6], cancelled = KEYS[7]}
 local now = now_ms(ARGV[1])
-local events_max = tonumber(ARGV[2])
-local job_id = string.match(job_key, ':job:(.+)$')
+local events_max, job_id = tonumber(ARGV[2]), ARGV[3]
 local rec = redis.call('HMGET', job_key, 'status', 'type', 'payload', 'priority', 'timeout',
   'max_retries')
 local status = rec[1]
@@ -22,7 +22,7 @@ redis.call('HDEL', job_key, 'finished', 'result', 'error', 'error_type', 'traceb
 redis.call('XADD', streams[rec[4]] or streams.normal, '*', unpack(entry_fields(job_id, rec[2],
   rec[3], rec[5], rec[6], now)))
 index_move(from_idx[status], queued_idx, job_id, now)
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local found = redis.call('XRANGE', dead_key, ARGV[i], ARGV[i])
   local fields = found[1] and found[1][2] or {}
   for j = 1, #fields - 1, 2 do

@@ -9,18 +9,19 @@
   KEYS[1] stream   KEYS[2] index:queued   KEYS[3] index:processing   KEYS[4] events
   KEYS[5..] job hash of each entry
   ARGV[1] now_ms   ARGV[2] worker (consumer)   ARGV[3] events maxlen   ARGV[4] group
-  ARGV[5..] entry id of each job
-  Returns {run_1, attempt_1, run_2, attempt_2, ...}; run -1 = no record, 0 = not runnable ]]
+  then two per job hash: job id, entry id
+  Returns {run_1, attempt_1, run_2, attempt_2, ...}, where run is the new run number (> 0)
+  or a code: -1 no record | 0 not runnable ]]
 local stream_key, queued_idx, processing_idx, events_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms(ARGV[1])
 local worker, events_max, group = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local out = {}
 for i = 5, #KEYS do
-  local job_key, entry_id = KEYS[i], ARGV[i]
+  local job_key, a = KEYS[i], 2 * i - 5
+  local job_id, entry_id = ARGV[a], ARGV[a + 1]
   local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'entry')
   local status, attempt = rec[1], tonumber(rec[2]) or 0
   local duplicate = status == 'processing' and rec[3] ~= entry_id
-  local job_id = string.match(job_key, ':job:(.+)$')
   local ok, pending = pcall(redis.call, 'XPENDING', stream_key, group, entry_id, entry_id, 1)
   if not (ok and pending[1] and pending[1][2] == worker) then  -- NOGROUP: the group is gone
     table.insert(out, 0); table.insert(out, attempt)

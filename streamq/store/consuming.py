@@ -101,7 +101,7 @@ class Consuming(StoreBase):
                 ],
                 args=[
                     self.now_arg(), consumer, s.events_max_entries, GROUP,
-                    *(d.entry_id for d in batch),
+                    *(x for d in batch for x in (d.job_id, d.entry_id)),
                 ],
                 client=pipe,
             )
@@ -153,8 +153,8 @@ class Consuming(StoreBase):
             for o in batch:
                 d = o.delivery
                 args += [
-                    _STREAM_INDEX[d.priority], d.entry_id, d.run, o.kind.value, o.result,
-                    o.error, o.error_type, o.traceback, o.reason, o.retry_delay_ms,
+                    d.job_id, _STREAM_INDEX[d.priority], d.entry_id, d.run, o.kind.value,
+                    o.result, o.error, o.error_type, o.traceback, o.reason, o.retry_delay_ms,
                 ]
             await self.scripts.finish(keys=keys, args=args, client=pipe)
         codes: dict[int, FinishCode] = {}

@@ -35,7 +35,7 @@ class Control(StoreBase):
             ],
             args=[
                 self.now_arg(), s.failed_ttl_s * 1000, s.events_max_entries,
-                self.cancel_channel,
+                self.cancel_channel, job_id,
             ],
         )
         code, status = CancelCode(int(reply[0])), as_str(reply[1])
@@ -65,7 +65,7 @@ class Control(StoreBase):
                 k.index("queued"),
                 k.events,
             ],
-            args=[self.now_arg(), self.settings.events_max_entries, *dead_entries],
+            args=[self.now_arg(), self.settings.events_max_entries, job_id, *dead_entries],
         )
         code, status = RequeueCode(int(reply[0])), as_str(reply[1])
         if code is RequeueCode.NO_RECORD:
@@ -91,7 +91,7 @@ class Control(StoreBase):
                     k.job(job_id), *k.streams, k.dead, k.index("failed"),
                     k.index("cancelled"), k.index("queued"), k.events,
                 ],
-                args=[self.now_arg(), self.settings.events_max_entries, entry_id],
+                args=[self.now_arg(), self.settings.events_max_entries, job_id, entry_id],
                 client=pipe,
             )
         return [RequeueCode(int(r[0])) for r in await self._execute(pipe)]
@@ -108,7 +108,7 @@ class Control(StoreBase):
         args: list[Any] = [self.now_arg(), self.settings.events_max_entries]
         for entry_id, job_id, job_type, time_ms in entries:
             keys += [k.job(job_id), k.index_type(job_type)]
-            args += [entry_id, time_ms]
+            args += [job_id, entry_id, time_ms]
         reply = await self.scripts.dlq_delete(keys=keys, args=args)
         return [DlqDeleteCode(int(c)) for c in reply]
 

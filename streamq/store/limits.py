@@ -29,7 +29,7 @@ class Limits(StoreBase):
             ],
             args=[
                 self.now_arg(), GROUP, limit, self.settings.visibility_timeout_ms, rank,
-                *(d.entry_id for d in batch),
+                *(x for d in batch for x in (d.job_id, d.entry_id)),
             ],
         )
         return [AdmitCode(int(flag)) is AdmitCode.ADMITTED for flag in reply]
@@ -39,13 +39,12 @@ class Limits(StoreBase):
     ) -> ReleaseResult:
         """Free the slots of finished jobs and give parked ones back while slots are free."""
         k = self.keys(queue)
-        head = await self.redis.zrange(k.waiting(job_type), 0, limit + 20)
+        head = [as_str(j) for j in await self.redis.zrange(k.waiting(job_type), 0, limit + 20)]
         reply = await self.scripts.release(
-            keys=[
-                k.running(job_type), k.waiting(job_type), *k.streams,
-                *(k.job(as_str(j)) for j in head),
+            keys=[k.running(job_type), k.waiting(job_type), *k.streams, *map(k.job, head)],
+            args=[
+                self.now_arg(), limit, self.settings.visibility_timeout_ms, *head, *job_ids,
             ],
-            args=[self.now_arg(), limit, self.settings.visibility_timeout_ms, *job_ids],
         )
         return ReleaseResult(int(reply[0]), int(reply[1]), int(reply[2]))
 

@@ -91,7 +91,7 @@ class Recovery(StoreBase):
             args=[
                 self.now_arg(), GROUP, consumer, s.max_deliveries, s.events_max_entries,
                 s.dead_max_entries, s.failed_ttl_s * 1000, "1" if check_owner else "0",
-                "1" if count_lost else "0", *(entry for _, entry in pairs),
+                "1" if count_lost else "0", *(x for pair in pairs for x in pair),
             ],
         )
         return ReclaimResult(int(reply[0]), int(reply[1]), int(reply[2]))
@@ -116,7 +116,7 @@ class Recovery(StoreBase):
     async def promote(self, queue: str, batch: int = 500) -> PromoteResult:
         """Move due scheduled jobs into their streams; tells when the next one is due."""
         k = self.keys(queue)
-        head = await self.redis.zrange(k.scheduled, 0, batch - 1)
+        head = [as_str(j) for j in await self.redis.zrange(k.scheduled, 0, batch - 1)]
         reply = await self.scripts.promote(
             keys=[
                 *k.streams,
@@ -125,9 +125,9 @@ class Recovery(StoreBase):
                 k.index("retrying"),
                 k.index("queued"),
                 k.events,
-                *(k.job(as_str(j)) for j in head),
+                *map(k.job, head),
             ],
-            args=[self.now_arg(), self.settings.events_max_entries],
+            args=[self.now_arg(), self.settings.events_max_entries, *head],
         )
         next_due = int(reply[1])
         return PromoteResult(int(reply[0]), None if next_due < 0 else next_due, int(reply[2]))

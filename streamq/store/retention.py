@@ -23,7 +23,7 @@ class Retention(StoreBase):
         job_type = index.value if index.kind == "type" else ""
         return int(
             await self.scripts.trim(
-                keys=[index.key(k), k.types, *(k.job(j) for j in job_ids)], args=[job_type]
+                keys=[index.key(k), k.types, *map(k.job, job_ids)], args=[job_type, *job_ids]
             )
         )
 
