@@ -1,13 +1,16 @@
 """Return codes of the transition scripts, and the typed error each one stands for.
 
-Each enum mirrors the `Returns` line of its script's contract header (`streamq/lua/`);
-`ERRORS` maps every code to the error the store raises for it (None: not an error). A
-test enumerates both, so a code added to a script without a meaning here fails it.
+One enum per script that returns codes, named after it (`dlq_delete.lua`: `DlqDeleteCode`),
+mirroring the `Returns` line of the script's contract header (`streamq/lua/`), where each
+code opens one `|`-separated alternative. `ERRORS` maps every code of every enum to the
+error the store raises for it (None: not an error). A test enumerates both, so a code
+added to a script without a meaning here fails it.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import Any
 
 from ..errors import (
     IdempotencyConflict,
@@ -96,41 +99,61 @@ CODES: tuple[type[IntEnum], ...] = (
     DlqDeleteCode, AdmitCode,
 )
 
-ERRORS: dict[IntEnum, type[StreamqError] | None] = {
-    EnqueueCode.CREATED: None,
-    EnqueueCode.REPLAYED: None,
-    EnqueueCode.KEY_CONFLICT: IdempotencyConflict,
-    EnqueueCode.QUEUE_FULL: QueueFull,
-    CronCode.FIRED: None,
-    CronCode.TAKEN: None,
-    CronCode.SKIPPED: None,
-    CronCode.QUEUE_FULL: QueueFull,
-    StartCode.NO_RECORD: None,
-    StartCode.NOT_RUNNABLE: None,
-    FinishCode.APPLIED: None,
-    FinishCode.STALE: None,
-    FinishCode.NO_RECORD: None,
-    FinishCode.CANCELLED_MEANWHILE: None,
-    FinishCode.GIVEN_BACK: None,
-    ProgressCode.STORED: None,
-    ProgressCode.STALE: None,
-    CancelCode.CANCELLED: None,
-    CancelCode.ALREADY_FINISHED: InvalidTransition,
-    CancelCode.NO_RECORD: JobNotFound,
-    RequeueCode.REQUEUED: None,
-    RequeueCode.NOT_RETRYABLE: InvalidTransition,
-    RequeueCode.NO_RECORD: JobNotFound,
-    DlqDeleteCode.DELETED: None,
-    DlqDeleteCode.STALE: JobNotFound,
-    DlqDeleteCode.NO_RECORD: JobNotFound,
-    AdmitCode.ADMITTED: None,
-    AdmitCode.PARKED: None,
+ERRORS: dict[type[IntEnum], dict[Any, type[StreamqError] | None]] = {
+    EnqueueCode: {
+        EnqueueCode.CREATED: None,
+        EnqueueCode.REPLAYED: None,
+        EnqueueCode.KEY_CONFLICT: IdempotencyConflict,
+        EnqueueCode.QUEUE_FULL: QueueFull,
+    },
+    CronCode: {
+        CronCode.FIRED: None,
+        CronCode.TAKEN: None,
+        CronCode.SKIPPED: None,
+        CronCode.QUEUE_FULL: QueueFull,
+    },
+    StartCode: {
+        StartCode.NO_RECORD: None,
+        StartCode.NOT_RUNNABLE: None,
+    },
+    FinishCode: {
+        FinishCode.APPLIED: None,
+        FinishCode.STALE: None,
+        FinishCode.NO_RECORD: None,
+        FinishCode.CANCELLED_MEANWHILE: None,
+        FinishCode.GIVEN_BACK: None,
+    },
+    ProgressCode: {
+        ProgressCode.STORED: None,
+        ProgressCode.STALE: None,
+    },
+    CancelCode: {
+        CancelCode.CANCELLED: None,
+        CancelCode.ALREADY_FINISHED: InvalidTransition,
+        CancelCode.NO_RECORD: JobNotFound,
+    },
+    RequeueCode: {
+        RequeueCode.REQUEUED: None,
+        RequeueCode.NOT_RETRYABLE: InvalidTransition,
+        RequeueCode.NO_RECORD: JobNotFound,
+    },
+    DlqDeleteCode: {
+        DlqDeleteCode.DELETED: None,
+        DlqDeleteCode.STALE: JobNotFound,
+        DlqDeleteCode.NO_RECORD: JobNotFound,
+    },
+    AdmitCode: {
+        AdmitCode.ADMITTED: None,
+        AdmitCode.PARKED: None,
+    },
 }
-"""Every code of every script -> the error the store raises for it, or None.
+"""Every code of every script -> the error the store raises for it, or None; one table
+per enum, since members of two IntEnums with the same value are equal (one dict would
+merge them).
 
 Outcome codes of batch scripts (finish, start, admit) are never errors: they are counted
 (stale outcomes) or acted on by the worker."""
 
 
 def error_for(code: IntEnum) -> type[StreamqError] | None:
-    return ERRORS[code]
+    return ERRORS[type(code)][code]
