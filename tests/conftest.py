@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 
 from streamq import App, Settings
 from streamq.devredis import RedisServer
+from streamq.store import Store
 
 
 @pytest.fixture(scope="session")
@@ -82,3 +83,9 @@ async def app(settings_for: Callable[..., Settings]) -> AsyncIterator[App]:
         yield application
     finally:
         await application.close()
+
+
+@pytest.fixture
+def store(redis_client: Redis, settings_for: Callable[..., Settings]) -> Store:
+    """The real store on the test's Redis (Redis's own clock), with the test settings."""
+    return Store(redis_client, settings_for())

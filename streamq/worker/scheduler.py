@@ -29,9 +29,11 @@ class Scheduler:
 
     async def run(self) -> None:
         while True:
+            # A fresh event before the promotion, so that a poke arriving while it is on
+            # its way (a job scheduled after the script ran) cuts the next sleep short.
+            self.wake = anyio.Event()
             sleep_s = await self.promote_once()
             if sleep_s > 0:
-                self.wake = anyio.Event()
                 with anyio.move_on_after(sleep_s):
                     await self.wake.wait()
 

@@ -154,7 +154,7 @@ async def test_cancel_running_30s_job_in_worker_process(
     its handler's cleanup ran there."""
     ledger = tmp_path / "ledger"
     worker = WorkerProcess(
-        redis_url, app_spec="tests.control.tasks:app", ledger=ledger, concurrency=4
+        redis_url, app_spec="tests.ops.tasks:app", ledger=ledger, concurrency=4
     ).start()
     app = App(settings_for())
     try:

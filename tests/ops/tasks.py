@@ -1,4 +1,4 @@
-"""Tasks run by worker subprocesses in the job control tests (`tests.control.tasks:app`).
+"""Tasks run by worker subprocesses in the job control tests (`tests.ops.tasks:app`).
 
 Handlers append one line per event to the ledger file (`STREAMQ_TEST_LEDGER`), so a test
 can see what ran in another process, cleanup included."""

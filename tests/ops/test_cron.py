@@ -166,7 +166,7 @@ async def test_two_worker_processes_fire_each_tick_once_for_10_s(
     ledger = tmp_path / "ledger"
     env = {"STREAMQ_TEST_CRON": "1"}
     workers = [
-        WorkerProcess(redis_url, app_spec="tests.control.tasks:app", ledger=ledger,
+        WorkerProcess(redis_url, app_spec="tests.ops.tasks:app", ledger=ledger,
                       concurrency=4, env=env).start()
         for _ in range(2)
     ]
