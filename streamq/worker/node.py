@@ -84,8 +84,9 @@ class Node:
             },
         )
         self.order = PriorityOrder(priority_weights or s.priority_weights)
-        declare_worker_series(self.queues, [(t.options.queue, t.name) for t in app.tasks.values()
-                                            if t.options.queue in self.queues])
+        served = [(t.options.queue, t.name) for t in app.registry.tasks.values()
+                  if t.options.queue in self.queues]
+        declare_worker_series(self.queues, served)
         self._store: Store | None = None
         self._fetch_scope = anyio.CancelScope()
         self._hard_stop = anyio.CancelScope()
