@@ -3,7 +3,12 @@ priority, outcome; never job ids."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from .job import OutcomeKind
+from .keys import PRIORITIES
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -56,3 +61,30 @@ ACTOR_RESTARTS = Counter(
     "streamq_actor_restarts_total", "Actor crashes followed by a restart.", ["actor"],
     registry=REGISTRY,
 )
+
+
+def declare_worker_series(queues: Iterable[str], tasks: Iterable[tuple[str, str]]) -> None:
+    """Create a worker's series at zero before its first job, for its queues and its
+    (queue, task) pairs. A counter series born at 1 hides that first increment from
+    `rate()` and `increase()` (the first dead letter would raise no alert), and a panel
+    shows "no data" where it should show 0."""
+    for queue in queues:
+        JOBS_IN_FLIGHT.labels(queue)
+        STALE_OUTCOMES.labels(queue)
+        LEASES_LOST.labels(queue)
+        for result in ("requeued", "dead"):
+            RECLAIMED.labels(queue, result)
+        for priority in PRIORITIES:
+            QUEUE_WAIT_SECONDS.labels(queue, priority)
+    for queue, task in tasks:
+        for counter in (JOBS_FAILED, JOBS_RETRIED, JOBS_DEAD):
+            counter.labels(queue, task)
+        for outcome in OutcomeKind:
+            JOBS_PROCESSED.labels(queue, task, outcome.value)
+        PROCESSING_SECONDS.labels(queue, task)
+
+
+def declare_producer_series(tasks: Iterable[tuple[str, str]]) -> None:
+    """`streamq_jobs_enqueued_total` at zero for every (queue, task) an API can submit."""
+    for queue, task in tasks:
+        JOBS_ENQUEUED.labels(queue, task)

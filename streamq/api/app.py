@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 
 from ..app import App
+from ..metrics import declare_producer_series
 from .auth import auth_enabled, auth_middleware
 from .metrics import QueueCollector, metrics_middleware
 from .openapi import build_openapi
@@ -27,6 +28,7 @@ def create_app(app: App, *, owns_client: bool = False) -> web.Application:
         client_max_size=s.api_max_body_bytes,
     )
     web_app[APP] = app
+    declare_producer_series((t.options.queue, t.name) for t in app.tasks.values())
     web_app[OPENAPI] = build_openapi(app)
     web_app[SCOPES] = {route.name: route.scope.value for route in ROUTES}
     if s.queue_metrics:

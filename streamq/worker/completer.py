@@ -69,6 +69,14 @@ class Completer:
         return batch
 
     async def persist(self, batch: list[Outcome]) -> None:
+        entries = [(o.delivery.queue, o.delivery.priority, o.delivery.entry_id) for o in batch]
+        self.state.persisting.update(entries)
+        try:
+            await self._persist(batch)
+        finally:
+            self.state.persisting.difference_update(entries)
+
+    async def _persist(self, batch: list[Outcome]) -> None:
         delay = 0.05
         while True:
             try:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import anyio
 
+from ..job import Delivery
 from ..metrics import LEASES_LOST
 from ..store import Store
 from .state import NodeState
@@ -40,8 +41,9 @@ class Heartbeat:
         held = list(self.state.held.values())
         lost = await self.store.renew(self.state.name, held)
         # An entry acknowledged by the completer while the renewal was on its way is no
-        # longer pending either: only entries still held were really lost.
-        lost = [d for d in lost if self.state.held.get((d.queue, d.priority, d.entry_id)) is d]
+        # longer pending either: only entries still held, and not being persisted, were
+        # really lost (a late outcome of a really lost one is counted as stale).
+        lost = [d for d in lost if self._still_running(d)]
         if lost:  # one line per beat, however many: a lost group can take hundreds at once
             log.warning(
                 "leases of %d jobs were lost (node frozen or cut off past its visibility "
@@ -56,6 +58,10 @@ class Heartbeat:
         await self.store.register_node(self.queues, self.state.name, self.info())
         self.state.renewed(began)
         return len(lost)
+
+    def _still_running(self, d: Delivery) -> bool:
+        key = (d.queue, d.priority, d.entry_id)
+        return self.state.held.get(key) is d and key not in self.state.persisting
 
     def info(self) -> dict[str, object]:
         return {

@@ -15,6 +15,7 @@ from anyio.abc import TaskGroup
 
 from ..ids import new_job_id
 from ..job import Delivery, Outcome
+from ..metrics import declare_worker_series
 from ..policy import PriorityOrder
 from ..registry import Registry
 from ..settings import Settings
@@ -83,6 +84,9 @@ class Node:
             },
         )
         self.order = PriorityOrder(priority_weights or s.priority_weights)
+        served = [(t.options.queue, t.name) for t in app.registry.tasks.values()
+                  if t.options.queue in self.queues]
+        declare_worker_series(self.queues, served)
         self._store: Store | None = None
         self._fetch_scope = anyio.CancelScope()
         self._hard_stop = anyio.CancelScope()

@@ -59,6 +59,9 @@ class NodeState:
     lease_s: float
     held: dict[tuple[str, str, bytes], Delivery] = field(default_factory=dict)
     """Entries fetched and not yet persisted: their leases are renewed by the heartbeat."""
+    persisting: set[tuple[str, str, bytes]] = field(default_factory=set)
+    """Held entries whose outcome is being written: a renewal that finds one acknowledged
+    raced the completer; it did not lose a lease."""
     running: dict[str, anyio.CancelScope] = field(default_factory=dict)
     """Cancel scope of each running job, for cancellation requests."""
     lease_valid_until: float = 0.0

@@ -35,6 +35,7 @@ async def supervise(
     against `crash_budget` within `window_s`; past it the node stops with NodeCrashed.
     """
     crashes: list[float] = []
+    ACTOR_RESTARTS.labels(name)  # at zero, so the first restart shows in increase()
     outage_delay = 0.05
     last_outage_log = 0.0
     while True:

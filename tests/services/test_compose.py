@@ -161,10 +161,49 @@ def test_compose_declares_what_production_needs() -> None:
     entrypoint, env = image_config()
     assert entrypoint == ["streamq"] and env["STREAMQ_LOG_FORMAT"] == "json"
     assert "USER 10001" in DOCKERFILE.read_text()
-    scrape = yaml.safe_load((ROOT / "services" / "prometheus.yml").read_text())
+    scrape = yaml.safe_load((ROOT / "services" / "prometheus" / "prometheus.yml").read_text())
     jobs = {job["job_name"]: job for job in scrape["scrape_configs"]}
     assert jobs["streamq-worker"]["dns_sd_configs"][0]["port"] == int(
         worker["environment"]["STREAMQ_METRICS_PORT"])
+    assert jobs["streamq-api"]["static_configs"][0]["targets"] == [
+        f"api:{services['api']['environment']['STREAMQ_API_PORT']}"]
+
+
+def mounts(service: dict[str, Any]) -> dict[str, Path]:
+    """Container path -> host path of a service's bind mounts (named volumes left out)."""
+    found = {}
+    for volume in service.get("volumes", []):
+        source, target = volume.split(":")[:2]
+        if source.startswith("./"):
+            found[target] = ROOT / source
+    return found
+
+
+def test_observability_profile_provisions_prometheus_and_grafana() -> None:
+    services = compose()["services"]
+    prometheus, grafana = services["prometheus"], services["grafana"]
+    assert prometheus["profiles"] == grafana["profiles"] == ["observability"]
+    # Prometheus reads its config and every rule file it names from the mounted folder.
+    config_flag = next(a for a in prometheus["command"] if a.startswith("--config.file="))
+    config_path = config_flag.split("=", 1)[1]
+    prom_mounts = mounts(prometheus)
+    folder = prom_mounts[str(Path(config_path).parent)]
+    config = yaml.safe_load((folder / Path(config_path).name).read_text())
+    assert config["rule_files"] and all((folder / f).is_file() for f in config["rule_files"])
+    # Grafana: provisioning folder, the dashboards folder its provider reads, and a data
+    # source pointing at the Prometheus service.
+    graf_mounts = mounts(grafana)
+    provisioning = graf_mounts["/etc/grafana/provisioning"]
+    source = yaml.safe_load((provisioning / "datasources" / "prometheus.yml").read_text())
+    port = prometheus["ports"][0].split(":")[-1]
+    assert source["datasources"][0]["url"] == f"http://prometheus:{port}"
+    provider = yaml.safe_load((provisioning / "dashboards" / "streamq.yml").read_text())
+    dashboards = graf_mounts[provider["providers"][0]["options"]["path"]]
+    assert (dashboards / "streamq.json").is_file()
+    home = grafana["environment"]["GF_DASHBOARDS_DEFAULT_HOME_DASHBOARD_PATH"]
+    assert (dashboards / Path(home).name).is_file() and home.startswith(
+        provider["providers"][0]["options"]["path"])
+    assert set(grafana["depends_on"]) == {"prometheus"}
 
 
 def test_each_service_command_runs_as_a_local_process(stack: Stack) -> None:
