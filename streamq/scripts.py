@@ -9,9 +9,10 @@ from __future__ import annotations
 from importlib import resources
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
+
+from .connection import Batch, Client, ClusterBatch, ClusterClient
 
 _LUA = resources.files("streamq") / "lua"
 SCRIPT_NAMES: tuple[str, ...] = ("enqueue", "fetch", "start", "finish", "promote", "reclaim",
@@ -34,23 +35,23 @@ class LuaScript:
     the commands that failed, which Redis had not run.
     """
 
-    def __init__(self, redis: Redis, source: str) -> None:
+    def __init__(self, redis: Client, source: str) -> None:
         self._script: AsyncScript = redis.register_script(source)
         self.sha: str = self._script.sha
         self.source = source
 
     async def __call__(
-        self, keys: list[Any], args: list[Any], client: Redis | Pipeline | None = None
+        self, keys: list[Any], args: list[Any], client: Client | Batch | None = None
     ) -> Any:
-        if isinstance(client, Pipeline):
-            return client.evalsha(self.sha, len(keys), *keys, *args)
+        if isinstance(client, Pipeline | ClusterBatch):
+            return client.execute_command("EVALSHA", self.sha, len(keys), *keys, *args)
         return await self._script(keys=keys, args=args, client=client)
 
 
 class Scripts:
     """The scripts of one Redis client, loaded on demand (NOSCRIPT) by the store."""
 
-    def __init__(self, redis: Redis) -> None:
+    def __init__(self, redis: Client) -> None:
         self._redis = redis
         self._all: list[LuaScript] = []
 
@@ -78,8 +79,15 @@ class Scripts:
         self.dlq_delete = load("dlq_delete")
 
     async def load_all(self) -> None:
-        """`SCRIPT LOAD` every script in one round trip (after Redis forgot them)."""
+        """`SCRIPT LOAD` every script in one round trip (after Redis forgot them); on a
+        cluster, on every primary at once (replicas do not inherit loaded scripts, so a
+        replica promoted by a failover starts without them)."""
         pipe = self._redis.pipeline(transaction=False)
-        for script in self._all:
-            pipe.script_load(script.source)
+        if isinstance(self._redis, ClusterClient):
+            for node in self._redis.get_primaries():
+                for script in self._all:
+                    pipe.execute_command("SCRIPT LOAD", script.source, target_nodes=node)
+        else:
+            for script in self._all:
+                pipe.script_load(script.source)
         await pipe.execute()

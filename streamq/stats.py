@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .keys import GROUP, QueueKeys
+from .urls import redis_cli
 
 
 class PriorityStats(BaseModel):
@@ -87,7 +88,7 @@ def priority_stats(
 
 def xinfo_commands(keys: QueueKeys, redis_url: str | None = None) -> list[str]:
     """The `redis-cli` commands that show a queue's numbers by hand."""
-    cli = "redis-cli" + (f" -u {shlex.quote(redis_url)}" if redis_url else "")
+    cli = redis_cli(redis_url) if redis_url else "redis-cli"
     lines = []
     for stream in keys.streams:
         quoted = shlex.quote(stream)

@@ -3,14 +3,15 @@ clock scripts run under, and the pipeline runner that reloads forgotten scripts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import anyio
-from redis.asyncio import Redis
-from redis.asyncio.client import Pipeline
-from redis.exceptions import NoScriptError
+from redis.exceptions import ClusterDownError, NoScriptError
 
+from ..connection import Batch, Client, ClusterClient
 from ..keys import QueueKeys
 from ..scripts import Scripts
 from ..settings import Settings
@@ -25,7 +26,7 @@ so that every node agrees; tests inject a fixed one."""
 class StoreBase:
     """The state every concern of the store works on."""
 
-    def __init__(self, redis: Redis, settings: Settings, clock: Clock | None = None) -> None:
+    def __init__(self, redis: Client, settings: Settings, clock: Clock | None = None) -> None:
         self.redis = redis
         self.settings = settings
         self.scripts = Scripts(redis)
@@ -36,7 +37,7 @@ class StoreBase:
         """The `now_ms` argument of a script: 0 lets the script read Redis TIME."""
         return 0 if self.clock is None else self.clock()
 
-    async def _execute(self, pipe: Pipeline, raise_on_error: bool = True) -> list[Any]:
+    async def _execute(self, pipe: Batch, raise_on_error: bool = True) -> list[Any]:
         """Run a pipeline in one round trip; load scripts Redis forgot and re-send only
         the calls it refused with NOSCRIPT (it ran none of those). On cancellation too,
         the connection goes back to the pool."""
@@ -45,7 +46,7 @@ class StoreBase:
             replies = list(await pipe.execute(raise_on_error=False))
         finally:
             with anyio.CancelScope(shield=True):
-                await pipe.reset()  # type: ignore[no-untyped-call]
+                await pipe.reset()
         missing = [i for i, r in enumerate(replies) if isinstance(r, NoScriptError)]
         if missing:
             await self.scripts.load_all()
@@ -60,6 +61,37 @@ class StoreBase:
                 if isinstance(reply, Exception):
                     raise reply
         return replies
+
+    def slot_groups(self, keys: Sequence[str]) -> list[list[str]]:
+        """The keys grouped by the cluster slot they live on (one group on one server)."""
+        if not isinstance(self.redis, ClusterClient):
+            return [list(keys)]
+        groups: dict[int, list[str]] = defaultdict(list)
+        for key in keys:
+            groups[self.redis.keyslot(key)].append(key)
+        return list(groups.values())
+
+    async def _xread(self, after: Mapping[str, str], count: int, block_ms: int) -> list[Any]:
+        """XREAD of several streams, waiting up to `block_ms` for the first entry.
+
+        A blocking XREAD names keys of one slot only; streams of several slots (queues on
+        several cluster nodes) are read without blocking, one read per slot in one
+        pipeline, every 100 ms until something arrives or the time is up.
+        """
+        streams: dict[Any, Any] = dict(after)
+        groups = self.slot_groups(list(after))
+        if len(groups) == 1:
+            return list(await self.redis.xread(streams, count=count, block=block_ms) or [])
+        deadline = time.monotonic() + block_ms / 1000
+        while True:
+            pipe = self.redis.pipeline(transaction=False)
+            for group in groups:
+                pipe.xread({stream: streams[stream] for stream in group}, count=count)
+            replies = [r for reply in await self._execute(pipe) for r in reply or []]
+            left = deadline - time.monotonic()
+            if replies or left <= 0:
+                return replies
+            await anyio.sleep(min(0.1, left))
 
     def keys(self, queue: str) -> QueueKeys:
         keys = self._keys.get(queue)
@@ -80,4 +112,9 @@ class StoreBase:
         return int(seconds) * 1000 + int(micros) // 1000
 
     async def ping(self) -> None:
+        """Redis answers; on a cluster, the node asked also says every slot is served."""
         await self.redis.ping()
+        if isinstance(self.redis, ClusterClient):
+            state = (await self.redis.cluster_info()).get("cluster_state")
+            if state != "ok":
+                raise ClusterDownError(f"CLUSTERDOWN cluster_state is {state}")

@@ -16,11 +16,14 @@ from redis.exceptions import (
     AskError,
     BusyLoadingError,
     ClusterDownError,
+    ClusterError,
     MasterDownError,
     MovedError,
     OutOfMemoryError,
     ReadOnlyError,
+    RedisClusterException,
     ResponseError,
+    SlotNotCoveredError,
     TryAgainError,
 )
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -39,7 +42,19 @@ _REFUSING: tuple[type[BaseException], ...] = (
     # redis-py strips the code from these replies' text, so they are told by class
     BusyLoadingError, OutOfMemoryError, ReadOnlyError, MasterDownError, TryAgainError,
     ClusterDownError, MovedError, AskError,
+    # the cluster client's own: a slot no live node serves (a failover in progress),
+    # redirections past its limit ("TTL exhausted")
+    SlotNotCoveredError, ClusterError,
 )
+CLUSTER_UNREACHABLE: tuple[str, ...] = (
+    "Redis Cluster cannot be connected",
+    "All slots are not covered",
+    "startup_nodes could not agree",
+    "No targets were found",
+)
+"""How redis-py's cluster client begins the messages of the `RedisClusterException`s that
+say the cluster cannot be reached or is changing (others are programming errors, such as
+keys of several slots in one command)."""
 OUTAGE_CODES: tuple[str, ...] = (
     "LOADING", "OOM", "MISCONF", "READONLY", "MASTERDOWN", "TRYAGAIN", "CLUSTERDOWN",
     "MOVED", "ASK", "BUSY", "NOGROUP", "UNBLOCKED",
@@ -71,10 +86,24 @@ def outage(exc: BaseException) -> BackendUnavailable | None:
         )
     if isinstance(exc, _UNREACHABLE):
         return BackendUnavailable(f"Redis is unavailable: {exc}")
+    if isinstance(exc, RedisClusterException) and not isinstance(exc, SlotNotCoveredError):
+        return _cluster_outage(exc)
     if isinstance(exc, _REFUSING) or (
         isinstance(exc, ResponseError) and reply_code(exc) in OUTAGE_CODES
     ):
         return BackendUnavailable(f"Redis cannot serve now: {_describe(exc)}")
+    return None
+
+
+def _cluster_outage(exc: RedisClusterException) -> BackendUnavailable | None:
+    text = str(exc)
+    if "Cluster mode is not enabled" in text:
+        return BackendUnavailable(
+            "STREAMQ_REDIS_URL names a Redis Cluster, but the server is not in cluster "
+            "mode: use redis:// for a single server"
+        )
+    if text.startswith(CLUSTER_UNREACHABLE):
+        return BackendUnavailable(f"Redis Cluster is unavailable: {text}")
     return None
 
 

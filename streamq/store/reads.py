@@ -202,12 +202,12 @@ class Reads(StoreBase):
     ) -> list[Event]:
         """Events after each queue's id, waiting up to `block_ms` for the first one."""
         by_stream = {self.keys(q).events: q for q in after}
-        reply: Any = await self.redis.xread(
-            {stream: after[q] for stream, q in by_stream.items()}, count=count, block=block_ms
+        reply = await self._xread(
+            {stream: after[q] for stream, q in by_stream.items()}, count, block_ms
         )
         return [
             Event.from_entry(by_stream[as_str(stream)], entry_id, fields)
-            for stream, entries in reply or []
+            for stream, entries in reply
             for entry_id, fields in entries
         ]
 

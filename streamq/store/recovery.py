@@ -28,7 +28,7 @@ class Recovery(StoreBase):
         """
         k = self.keys(queue)
         stream = k.stream(priority)
-        reply: Any = await self.redis.execute_command(  # type: ignore[no-untyped-call]
+        reply: Any = await self.redis.execute_command(
             "XAUTOCLAIM", stream, GROUP, consumer, min_idle_ms, "0-0", "COUNT", count
         )
         cursor: bytes = reply[0]
