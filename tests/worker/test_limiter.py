@@ -126,5 +126,5 @@ async def test_run_gives_a_parked_job_back_soon_after_the_lease_expires(
                 await anyio.sleep(0.01)
         given_back = await redis_ms(redis_client)
         tg.cancel_scope.cancel()
-    assert expires <= given_back < expires + 250
+    assert expires <= given_back < expires + 1000, "within a few intervals of the expiry"
     assert [d.job_id for d in await take(store, state)] == [job_id]

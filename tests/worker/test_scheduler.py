@@ -16,6 +16,10 @@ from streamq.worker.scheduler import BATCH, MAX_SLEEP_S, Scheduler
 from tests.support.clock import NOW_MS, ManualClock
 from tests.support.inflight import enqueue
 
+LATE_MS = 1000
+"""How late a promotion may be on a busy machine; the faults these tests catch (a lost
+wake-up, a sleep to the periodic wake-up) make it MAX_SLEEP_S late."""
+
 
 async def status(store: Store, job_id: str) -> str:
     [job] = await store.jobs("default", [job_id])
@@ -83,7 +87,7 @@ async def test_it_sleeps_until_the_next_due_time_and_promotes_then(
         await wait_queued(store, job_id, timeout_s=3)
         tg.cancel_scope.cancel()
     due, promoted = await due_and_promoted_ms(store, redis_client, job_id)
-    assert 0 <= promoted - due < 250, "promoted when due, not at the next periodic wake-up"
+    assert 0 <= promoted - due < LATE_MS, "promoted when due, not at a periodic wake-up"
 
 
 async def test_a_poke_wakes_it_for_a_job_scheduled_while_it_slept(
@@ -98,7 +102,7 @@ async def test_a_poke_wakes_it_for_a_job_scheduled_while_it_slept(
         await wait_queued(store, job_id, timeout_s=MAX_SLEEP_S - 1)
         tg.cancel_scope.cancel()
     due, promoted = await due_and_promoted_ms(store, redis_client, job_id)
-    assert 0 <= promoted - due < 250
+    assert 0 <= promoted - due < LATE_MS
 
 
 async def test_pokes_before_the_due_time_never_promote_early(
@@ -114,7 +118,7 @@ async def test_pokes_before_the_due_time_never_promote_early(
                 await anyio.sleep(0.005)
         tg.cancel_scope.cancel()
     due, promoted = await due_and_promoted_ms(store, redis_client, job_id)
-    assert 0 <= promoted - due < 250
+    assert 0 <= promoted - due < LATE_MS
 
 
 class PokedDuringPromotion(Store):
@@ -153,4 +157,4 @@ async def test_a_poke_during_a_promotion_is_not_lost(
         await wait_queued(store, scheduled[0], timeout_s=MAX_SLEEP_S - 2)
         tg.cancel_scope.cancel()
     due, promoted = await due_and_promoted_ms(store, redis_client, scheduled[0])
-    assert 0 <= promoted - due < 250
+    assert 0 <= promoted - due < LATE_MS
