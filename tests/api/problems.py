@@ -1,10 +1,8 @@
-"""Checks shared by the API tests: problem bodies and 'nothing changed in Redis'."""
+"""Checks shared by the API tests: RFC 9457 problem bodies."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from redis.asyncio import Redis
 
 
 async def assert_problem(
@@ -23,15 +21,3 @@ async def assert_problem(
     assert "Traceback" not in text and 'File "' not in text
     return body
 
-
-async def redis_snapshot(redis: Redis) -> dict[bytes, Any]:
-    """Every key with its type and size: enough to see that a request changed nothing."""
-    snapshot: dict[bytes, Any] = {}
-    for key in await redis.keys("*"):
-        kind = (await redis.type(key)).decode()
-        size: Any = {
-            "hash": redis.hlen, "zset": redis.zcard, "stream": redis.xlen, "set": redis.scard,
-            "string": redis.strlen, "list": redis.llen,
-        }[kind](key)
-        snapshot[key] = (kind, await size)
-    return snapshot

@@ -9,7 +9,8 @@ import pytest
 from redis.asyncio import Redis
 
 from tests.api.conftest import Client, StartApi
-from tests.api.problems import assert_problem, redis_snapshot
+from tests.api.problems import assert_problem
+from tests.support.redis_state import snapshot
 
 JSON = {"Content-Type": "application/json"}
 ADD = {"type": "math.add", "payload": {"a": 1, "b": 2}}
@@ -64,10 +65,10 @@ async def test_bad_body_is_refused_and_stores_nothing(
     api: Client, redis_client: Redis, name: str, body: bytes, headers: dict[str, str],
     status: int, code: str, field: str | None,
 ) -> None:
-    before = await redis_snapshot(redis_client)
+    before = await snapshot(redis_client)
     response = await api.post("/jobs", data=body, headers=headers)
     await assert_problem(response, status, code, field)
-    assert await redis_snapshot(redis_client) == before
+    assert await snapshot(redis_client) == before
 
 
 @pytest.mark.parametrize(("name", "body", "status", "code", "field"), BAD_JOBS,
@@ -76,9 +77,9 @@ async def test_invalid_job_is_refused_and_stores_nothing(
     api: Client, redis_client: Redis, name: str, body: dict[str, Any], status: int, code: str,
     field: str,
 ) -> None:
-    before = await redis_snapshot(redis_client)
+    before = await snapshot(redis_client)
     await assert_problem(await api.post("/jobs", json=body), status, code, field)
-    assert await redis_snapshot(redis_client) == before
+    assert await snapshot(redis_client) == before
 
 
 async def test_long_idempotency_key_header_is_refused(api: Client) -> None:
@@ -98,12 +99,12 @@ async def test_idempotency_conflict_is_409_and_changes_nothing(
 ) -> None:
     first = await api.post("/jobs", json={**ADD, "idempotency_key": "k1"})
     assert first.status == 202
-    before = await redis_snapshot(redis_client)
+    before = await snapshot(redis_client)
     other = {"type": "math.add", "payload": {"a": 5, "b": 5}, "idempotency_key": "k1"}
     body = await assert_problem(await api.post("/jobs", json=other), 409,
                                 "idempotency-conflict")
     assert (await first.json())["id"] in body["detail"]
-    assert await redis_snapshot(redis_client) == before
+    assert await snapshot(redis_client) == before
 
 
 async def test_backlog_over_its_limit_is_429_with_retry_after(
@@ -112,11 +113,11 @@ async def test_backlog_over_its_limit_is_429_with_retry_after(
     api = await start_api(max_backlog=2)
     for _ in range(2):
         assert (await api.post("/jobs", json=ADD)).status == 202
-    before = await redis_snapshot(redis_client)
+    before = await snapshot(redis_client)
     response = await api.post("/jobs", json=ADD)
     await assert_problem(response, 429, "queue-full")
     assert int(response.headers["Retry-After"]) >= 1
-    assert await redis_snapshot(redis_client) == before
+    assert await snapshot(redis_client) == before
 
 
 @pytest.mark.parametrize(("method", "path"), [

@@ -22,8 +22,9 @@ from tests.support.checker import FaultLog, check_run
 from tests.support.ledger import read_ledger
 from tests.support.observe import rss_bytes, wait_terminal
 from tests.support.procs import ApiProcess, WorkerProcess
+from tests.support.producer import JOB, ApiProducer
+from tests.support.redis_state import key_names, snapshot
 from tests.support.report import Size, record, sizes
-from tests.support.submissions import JOB, Submissions, submit_for
 
 pytestmark = pytest.mark.chaos
 
@@ -43,31 +44,32 @@ async def test_out_of_memory_is_503_or_429_with_retry_after_and_half_writes_noth
     server = redis_servers("everysec")
     worker = workers(server.url, concurrency=10)
     api = apis(server.url)
-    subs = Submissions()
+    via_api = ApiProducer()
     async with Redis.from_url(server.url) as redis, aiohttp.ClientSession() as http:
-        await submit_for(subs, http, api, size["before_s"], size["rate"])
+        await via_api.run(http, api, size["before_s"], size["rate"])
         used = int((await redis.info("memory"))["used_memory"])
         await redis.config_set("maxmemory", used + 64 * 1024)  # full within a few jobs
         oom_began = time.time()
-        await submit_for(subs, http, api, size["oom_s"], size["rate"])
-        during = subs.statuses()
+        await via_api.run(http, api, size["oom_s"], size["rate"])
+        during = via_api.log.statuses()
         await redis.config_set("maxmemory", 0)
         freed = time.time()
         # Renewals are writes too: past the visibility timeout, leases really expire.
         faults.add("out-of-memory", began=oom_began, ended=freed, reach_s=5)
-        await submit_for(subs, http, api, size["after_s"], size["rate"])
-        await wait_terminal(redis, subs.accepted, 30)
+        await via_api.run(http, api, size["after_s"], size["rate"])
+        await wait_terminal(redis, via_api.log.accepted, 30)
         ledger = read_ledger(ledger_path)
-        report = await check_run(redis, subs.accepted, ledger, faults)
-        job_keys = [k async for k in redis.scan_iter(match=K.job("*"), count=1000)]
+        report = await check_run(redis, via_api.log, ledger, faults)
+        job_keys = await key_names(redis, K.job("*"))
         indexed = await redis.zcard(K.index_all)
 
-    refused = [(s, ra) for at, s, ra, _ in subs.answers if oom_began <= at and s != 202]
-    resumed = [at - freed for at, s, _, _ in subs.answers if at >= freed and s == 202]
+    answers = via_api.log.submissions
+    refused = [(x.status, x.retry_after) for x in answers if oom_began <= x.at and x.status != 202]
+    resumed = [x.at - freed for x in answers if x.at >= freed and x.status == 202]
     started = {x.job_id for x in ledger if x.event == "start"}
     figures = {
         **report.summary(),
-        "answers": dict(subs.statuses()),
+        "answers": dict(via_api.log.statuses()),
         "answers_during_oom": dict(during),
         "refused_without_retry_after": sum(1 for _, ra in refused if not ra),
         "job_records": len(job_keys),
@@ -75,13 +77,14 @@ async def test_out_of_memory_is_503_or_429_with_retry_after_and_half_writes_noth
         "worker_alive": worker.alive(),
     }
     record("8-out-of-memory", size, figures)
-    assert set(subs.statuses()) <= {202, 503, 429}, f"only 202, 503 or 429: {figures}"
-    assert subs.statuses()[503] + subs.statuses()[429] > 0, f"OOM never reached: {figures}"
+    answered = via_api.log.statuses()
+    assert set(answered) <= {202, 503, 429}, f"only 202, 503 or 429: {figures}"
+    assert answered[503] + answered[429] > 0, f"OOM never reached: {figures}"
     assert all(ra for _, ra in refused), f"every refusal carries Retry-After: {figures}"
     # No half-written job: records, the listing index and the jobs that ran are exactly the
     # accepted ones (a refused submission left neither a record nor a stream entry).
-    assert len(job_keys) == indexed == len(subs.accepted), figures
-    assert started <= set(subs.accepted), figures
+    assert len(job_keys) == indexed == len(via_api.log.accepted), figures
+    assert started <= set(via_api.log.accepted), figures
     report.assert_clean()
     assert resumed and min(resumed) <= 1.0, figures
     assert worker.alive(), figures
@@ -127,15 +130,6 @@ MALFORMED: list[tuple[str, bytes, dict[str, str], int]] = [
 ]
 
 
-async def _snapshot(redis: Redis) -> tuple[Any, ...]:
-    """Everything a refused request could have changed: the dataset's digest, the key set,
-    the stream lengths."""
-    keys = sorted([k async for k in redis.scan_iter(count=1000)])
-    lengths = [await redis.xlen(k) for k in keys if await redis.type(k) == b"stream"]
-    digest = await redis.execute_command("DEBUG", "DIGEST")  # type: ignore[no-untyped-call]
-    return await redis.dbsize(), keys, lengths, digest
-
-
 def _mutate(rng: random.Random, body: bytes) -> bytes:
     data = bytearray(body)
     for _ in range(rng.randint(1, 4)):
@@ -174,7 +168,7 @@ async def test_malformed_requests_are_4xx_and_change_nothing_in_redis(
     redis_servers: Callable[..., RedisServer],
     apis: Callable[..., ApiProcess],
 ) -> None:
-    server = redis_servers("everysec", extra_args=("--enable-debug-command", "local"))
+    server = redis_servers("everysec")
     api = apis(server.url)
     rng = random.Random(10)
     wrong: list[tuple[str, int]] = []
@@ -182,14 +176,14 @@ async def test_malformed_requests_are_4xx_and_change_nothing_in_redis(
     async with Redis.from_url(server.url) as redis, aiohttp.ClientSession() as http:
         async with http.post(f"{api.url}/jobs", data=WORK, headers=JSON_CT) as resp:
             assert resp.status == 202  # one job: a queue that exists, streams that exist
-        before = await _snapshot(redis)
+        before = await snapshot(redis)
         for name, body, headers, status in MALFORMED:
             async with http.post(f"{api.url}/jobs", data=io.BytesIO(body),
                                  headers=headers) as resp:
                 await resp.read()
                 if resp.status != status:
                     wrong.append((name, resp.status))
-        after_table = await _snapshot(redis)
+        after_table = await snapshot(redis)
         rss_before = rss_bytes(api.pid)
         sem = anyio.Semaphore(16)
 
@@ -216,8 +210,8 @@ async def test_malformed_requests_are_4xx_and_change_nothing_in_redis(
                 sem.release()
                 tg.start_soon(send, _mutate(rng, rng.choice(SEEDS)), headers)
         rss_after = rss_bytes(api.pid)
-        after_fuzz = await _snapshot(redis)
-        created = len(after_fuzz[1]) - len(before[1])
+        after_fuzz = await snapshot(redis)
+        created = len(after_fuzz) - len(before)
     accepted = sum(n for status, n in fuzz.items() if 200 <= status < 300)
     figures = {
         "malformed_cases": len(MALFORMED),

@@ -24,10 +24,9 @@ from tests.support.checker import FaultLog, check_run
 from tests.support.ledger import read_ledger
 from tests.support.observe import wait_terminal
 from tests.support.procs import ApiProcess, WorkerProcess
-from tests.support.producer import Producer, Submission
+from tests.support.producer import ApiProducer, Producer
 from tests.support.proxy import Proxy
 from tests.support.report import Size, record, sizes
-from tests.support.submissions import Submissions, submit_for
 
 pytestmark = pytest.mark.chaos
 
@@ -149,7 +148,7 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
     pool = [workers(link.url, concurrency=10) for link in links]
     api_link = proxies(server.port)
     api = apis(api_link.url, env={"STREAMQ_API_DEADLINE_S": str(API_DEADLINE_S)})
-    subs = Submissions()
+    via_api = ApiProducer()
     app = App(Settings(redis_url=server.url, redis_timeout_s=5.0))
     producer = Producer(app)
     run_s = size["seconds"] + (3 if "stalls" in size.values else 2)
@@ -163,19 +162,17 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
                 tg.start_soon(inject, rig, size)
                 # The API too, 10 submissions a second; a client that waits this long for
                 # an answer has met an API that hangs.
-                tg.start_soon(submit_for, subs, http, api, run_s, 10, API_DEADLINE_S + 8)
+                tg.start_soon(via_api.run, http, api, run_s, 10, API_DEADLINE_S + 8)
                 await producer.run(lambda _i: JobRequest("ledger.work", {"seconds": 0.1}),
                                    50, run_s, batch=2)
-            producer.log.submissions += [
-                Submission(j, "accepted", at) for at, _, _, j in subs.answers if j
-            ]
-            drain_s = await wait_terminal(redis, producer.log.accepted, 60)
+            log = producer.log.merged(via_api.log)
+            drain_s = await wait_terminal(redis, log.accepted, 60)
             ledger = read_ledger(ledger_path)
-            report = await check_run(redis, producer.log, ledger, faults)
+            report = await check_run(redis, log, ledger, faults)
             pipe = redis.pipeline(transaction=False)
-            for job_id in producer.log.accepted:
+            for job_id in log.accepted:
                 pipe.hget(K.job(job_id), "lost")
-            lost_counts = dict(zip(producer.log.accepted,
+            lost_counts = dict(zip(log.accepted,
                                    [int(x or 0) for x in await pipe.execute()], strict=True))
         finally:
             await app.close()
@@ -190,8 +187,8 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
         "duplicated_without_expired_lease": len(duplicated - expired),
         "drain_s": round(drain_s, 2),
         "workers_alive": sum(w.alive() for w in pool),
-        "api_answers": dict(subs.statuses()),
-        "api_latency_max_s": round(max(subs.latencies), 3),
+        "api_answers": dict(via_api.log.statuses()),
+        "api_latency_max_s": round(max(via_api.log.latencies), 3),
     }
     record(f"7-{case}", size, figures)
     report.assert_clean()
@@ -204,10 +201,11 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
     assert all(w.alive() for w in pool), "workers ride the fault out"
     # The API answers within its deadline (plus a second for the answer itself), 202 or
     # 503 with Retry-After, and never hangs (status 0).
-    assert set(subs.statuses()) <= {202, 503}, figures
-    assert max(subs.latencies) <= API_DEADLINE_S + 1.0, figures
+    assert set(via_api.log.statuses()) <= {202, 503}, figures
+    assert max(via_api.log.latencies) <= API_DEADLINE_S + 1.0, figures
     if case == "debug-sleep-3s":
-        assert subs.statuses()[503] > 0, f"a 3 s stall outlasts the API's deadline: {figures}"
+        assert via_api.log.statuses()[503] > 0, (
+            f"a 3 s stall outlasts the API's deadline: {figures}")
 
 
 def _duplicated_jobs(ledger: list[Any]) -> set[str]:

@@ -20,9 +20,8 @@ from tests.support.checker import FaultLog, check_run
 from tests.support.ledger import LedgerLine, read_ledger
 from tests.support.observe import TERMINAL, statuses, total_cpu, wait_terminal
 from tests.support.procs import ApiProcess, WorkerProcess
-from tests.support.producer import Producer, Submission
+from tests.support.producer import ApiProducer, Producer
 from tests.support.report import Size, record, sizes
-from tests.support.submissions import Submissions, submit_for
 
 pytestmark = pytest.mark.chaos
 
@@ -61,7 +60,7 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
     server = redis_servers(fsync)
     pool = [workers(server.url, concurrency=10) for _ in range(2)]
     api = apis(server.url)
-    subs = Submissions()
+    via_api = ApiProducer()
     app = _producer_app(server.url)
     producer = Producer(app)
     kills = size.values.get("kills", 1)
@@ -88,13 +87,10 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
             while (time.time() - began < size["seconds"] or len(restarts) < kills
                    or time.time() < restarts[-1][1] + 5):
                 async with anyio.create_task_group() as chunk:
-                    chunk.start_soon(submit_for, subs, http, api, 1.0, 10)
+                    chunk.start_soon(via_api.run, http, api, 1.0, 10)
                     await producer.run(_work(0.05), size["rate"], 1.0, batch=2)
-        producer.log.submissions += [  # what the API accepted counts as accepted too
-            Submission(j, "accepted", at) for at, _, _, j in subs.answers if j
-        ]
+        log = producer.log.merged(via_api.log)  # what the API accepted counts too
         async with Redis.from_url(server.url) as redis:
-            log = producer.log
             found = await statuses(redis, log.accepted)
             missing = [j for j, s in zip(log.accepted, found, strict=True) if s is None]
             written = [j for j, s in zip(log.unknown, await statuses(redis, log.unknown),
@@ -118,14 +114,14 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
         for _, answering in restarts
     ]
     api_resume = [
-        min((at - answering for at, status, _, _ in subs.answers
-             if status == 202 and at >= answering), default=None)
+        min((s.at - answering for s in via_api.log.submissions
+             if s.status == 202 and s.at >= answering), default=None)
         for _, answering in restarts
     ]
     figures = {
         **report.summary(),
         "fsync": fsync,
-        "api_answers": dict(subs.statuses()),
+        "api_answers": dict(via_api.log.statuses()),
         "api_resume_max_s": max((r for r in api_resume if r is not None), default=None),
         "redis_kills": len(restarts),
         "accepted": len(log.accepted),
@@ -145,7 +141,7 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
     assert all(r is not None and r <= 5.0 for r in resume), figures
     assert all(r is not None and r <= 5.0 for r in first_accept), figures
     assert all(r is not None and r <= 5.0 for r in api_resume), figures
-    assert api.alive() and set(subs.statuses()) <= {202, 503}, figures
+    assert api.alive() and set(via_api.log.statuses()) <= {202, 503}, figures
 
 
 # -- scenario 6: data lost under the queue ----------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from redis.asyncio import Redis
 
 from streamq import App, JobStatus
-from tests.invariants.checks import assert_queue_drained
+from tests.support.checker import queue_leftovers
 from tests.support.ledger import counts, read_ledger
 from tests.support.procs import WorkerProcess
 
@@ -39,4 +39,4 @@ async def test_a_60_s_job_with_a_5_s_visibility_timeout_runs_exactly_once(
     assert counts(ledger, "start") == {job_id: 1}
     assert counts(ledger, "done") == {job_id: 1}
     assert job.run == 1 and job.deliveries == 1
-    await assert_queue_drained(redis_client)
+    assert await queue_leftovers(redis_client) == {}

@@ -13,10 +13,10 @@ import pytest
 from redis.asyncio import Redis
 
 from streamq import App, InvalidTransition, JobNotFound, Settings
+from tests.support.ledger import counts, read_ledger
 from tests.support.nodes import running_node
 from tests.support.procs import WorkerProcess
-
-from .support import snapshot
+from tests.support.redis_state import snapshot
 
 
 async def test_cancel_scheduled_job_at_once(app: App, redis_client: Redis) -> None:
@@ -160,16 +160,16 @@ async def test_cancel_running_30s_job_in_worker_process(
     try:
         job_id = await app.enqueue("control.long", {"seconds": 30}, queue="default")
         with anyio.fail_after(20):
-            while f"start {job_id}" not in (ledger.read_text() if ledger.exists() else ""):
+            while not counts(read_ledger(ledger), "start")[job_id]:
                 await anyio.sleep(0.02)
         began = time.monotonic()
         assert (await app.cancel(job_id)).status == "cancelled"
         with anyio.fail_after(1):
-            while f"cleanup {job_id}" not in ledger.read_text():
+            while not counts(read_ledger(ledger), "cleanup")[job_id]:
                 await anyio.sleep(0.01)
         elapsed = time.monotonic() - began
         assert elapsed < 1
-        assert f"cancelled {job_id}" in ledger.read_text()
+        assert counts(read_ledger(ledger), "cancelled")[job_id]
         assert (await app.get_job(job_id)).status == "cancelled"
         assert worker.terminate() == 0
     finally:

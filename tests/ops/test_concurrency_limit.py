@@ -9,6 +9,7 @@ import anyio
 from redis.asyncio import Redis
 
 from streamq import App, Context, JobRequest, Settings
+from tests.support.clock import redis_ms
 from tests.support.nodes import running_node
 
 
@@ -72,9 +73,8 @@ async def test_slot_of_a_dead_node_is_freed_by_its_lease(
 
     try:
         k = app.store.keys("default")
-        now_s, _ = await redis_client.time()
         # a node that died while running a `solo` job still holds the only slot
-        await redis_client.zadd(k.running("solo"), {"ghost": now_s * 1000 + 800})
+        await redis_client.zadd(k.running("solo"), {"ghost": await redis_ms(redis_client) + 800})
         job_id = await app.enqueue("solo")
         async with running_node(app, concurrency=2):
             with anyio.fail_after(5):

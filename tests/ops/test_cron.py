@@ -17,10 +17,11 @@ from streamq import App, ConfigurationError, Settings
 from streamq.cron import CronJob
 from streamq.store.codes import CronCode
 from streamq.worker.cron import CronActor
+from tests.support.clock import redis_ms
+from tests.support.ledger import counts, read_ledger
 from tests.support.nodes import running_node
 from tests.support.procs import WorkerProcess
-
-from .support import redis_ms, snapshot
+from tests.support.redis_state import snapshot
 
 
 def ms(*args: int) -> int:
@@ -181,8 +182,7 @@ async def test_two_worker_processes_fire_each_tick_once_for_10_s(
         assert [b - a for a, b in pairwise(ticks)] == [1000] * (
             len(ticks) - 1
         ), "a tick is missing"
-        ran = [line.split() for line in ledger.read_text().splitlines()]
-        assert len({job for event, job, _ in ran if event == "tick"}) >= len(ticks) - 2
+        assert len(counts(read_ledger(ledger), "tick")) >= len(ticks) - 2
     finally:
         for w in workers:
             w.stop()

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from streamq import App, Context, Fail, JobNotFound, Settings, ValidationError
 from streamq.fingerprint import error_fingerprint
 from streamq.worker.janitor import Janitor
+from tests.support.clock import redis_ms
 from tests.support.nodes import running_node
-
-from .support import redis_ms, snapshot
+from tests.support.redis_state import snapshot
 
 
 def failing_app(app: App) -> dict[str, int]:

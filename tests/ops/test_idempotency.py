@@ -11,8 +11,7 @@ import pytest
 from redis.asyncio import Redis
 
 from streamq import App, IdempotencyConflict, Settings, ValidationError
-
-from .support import snapshot
+from tests.support.redis_state import key_names, snapshot
 
 
 async def test_100_concurrent_submissions_make_one_job(
@@ -33,7 +32,7 @@ async def test_100_concurrent_submissions_make_one_job(
     assert await redis_client.xlen(k.stream("normal")) == 1
     assert await redis_client.zcard(k.index("queued")) == 1
     assert await redis_client.zcard(k.index_all) == 1
-    assert len(await redis_client.keys(k.job("*"))) == 1
+    assert len(await key_names(redis_client, k.job("*"))) == 1
     assert await redis_client.xlen(k.events) == 1
 
 

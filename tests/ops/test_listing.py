@@ -13,8 +13,7 @@ from redis.asyncio import Redis
 from streamq import App, JobRequest, Settings, ValidationError
 from streamq.ops.pagination import Cursor
 from tests.support.nodes import running_node
-
-from .support import snapshot
+from tests.support.redis_state import snapshot
 
 
 async def list_all(app: App, limit: int = 50, **filters: Any) -> list[str]:

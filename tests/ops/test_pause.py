@@ -11,8 +11,7 @@ from redis.asyncio import Redis
 
 from streamq import App, Settings, ValidationError
 from tests.support.nodes import running_node
-
-from .support import snapshot
+from tests.support.redis_state import snapshot
 
 
 async def test_pause_stops_fetching_and_resume_loses_nothing(

@@ -9,8 +9,7 @@ from redis.asyncio import Redis
 
 from streamq import App, JobRequest, Settings
 from streamq.worker.janitor import Janitor
-
-from .support import redis_ms
+from tests.support.clock import redis_ms
 
 
 async def test_sweep_drops_index_entries_of_expired_records(

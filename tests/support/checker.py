@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from streamq.keys import GROUP, PRIORITIES, STATUSES, QueueKeys
 
 from .ledger import LedgerLine
+from .observe import records
 from .producer import ProducerLog
 
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -146,18 +147,6 @@ async def queue_leftovers(
     return left
 
 
-async def _records(redis: Redis, k: QueueKeys, ids: list[str]) -> dict[str, dict[bytes, bytes]]:
-    out: dict[str, dict[bytes, bytes]] = {}
-    for i in range(0, len(ids), 1000):
-        chunk = ids[i : i + 1000]
-        pipe = redis.pipeline(transaction=False)
-        for job_id in chunk:
-            pipe.hgetall(k.job(job_id))
-        for job_id, rec in zip(chunk, await pipe.execute(), strict=True):
-            out[job_id] = rec
-    return out
-
-
 async def _index_members(redis: Redis, k: QueueKeys) -> dict[str, set[str]]:
     members: dict[str, set[str]] = {}
     for status in STATUSES:
@@ -202,14 +191,14 @@ async def check_run(
     accepted = [j for j in accepted if j not in excused]
     unknown = [j for j in unknown if j not in excused]
     report.accepted, report.unknown = len(accepted), len(unknown)
-    records = await _records(redis, k, accepted + unknown)
-    written_unknown = [j for j in unknown if records[j]]
+    found = await records(redis, accepted + unknown, queue)
+    written_unknown = [j for j in unknown if found[j]]
     report.unknown_written = len(written_unknown)
     indices = await _index_members(redis, k) if check_indices else {}
     dead = await _dead_jobs(redis, k) if check_indices else Counter()
     scheduled = {m.decode() for m in await redis.zrange(k.scheduled, 0, -1)}
     for job_id in accepted + written_unknown:
-        rec = records[job_id]
+        rec = found[job_id]
         status = rec.get(b"status", b"").decode()
         report.statuses[status or "missing"] += 1
         if status not in TERMINAL:

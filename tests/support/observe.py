@@ -16,6 +16,7 @@ TERMINAL = {b"succeeded", b"failed", b"cancelled"}
 
 
 async def statuses(redis: Redis, ids: list[str], queue: str = "default") -> list[bytes | None]:
+    """Each job's status (None: no record), in pipelined chunks."""
     k = QueueKeys("streamq", queue)
     out: list[bytes | None] = []
     for i in range(0, len(ids), 2000):
@@ -23,6 +24,22 @@ async def statuses(redis: Redis, ids: list[str], queue: str = "default") -> list
         for job_id in ids[i : i + 2000]:
             pipe.hget(k.job(job_id), "status")
         out += await pipe.execute()
+    return out
+
+
+async def records(
+    redis: Redis, ids: list[str], queue: str = "default"
+) -> dict[str, dict[bytes, bytes]]:
+    """Each job's whole record (empty: none), in pipelined chunks."""
+    k = QueueKeys("streamq", queue)
+    out: dict[str, dict[bytes, bytes]] = {}
+    for i in range(0, len(ids), 1000):
+        chunk = ids[i : i + 1000]
+        pipe = redis.pipeline(transaction=False)
+        for job_id in chunk:
+            pipe.hgetall(k.job(job_id))
+        for job_id, rec in zip(chunk, await pipe.execute(), strict=True):
+            out[job_id] = rec
     return out
 
 

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.ledger import LEDGER_ENV
+
 
 class WorkerProcess:
     """`python -m streamq worker APP` with its own environment, stopped by its own pid."""
@@ -33,7 +35,7 @@ class WorkerProcess:
             **(env or {}),
         }
         if ledger is not None:
-            self.env["STREAMQ_TEST_LEDGER"] = str(ledger)
+            self.env[LEDGER_ENV] = str(ledger)
         self.command = [
             sys.executable, "-m", module, "worker", app_spec, "-c", str(concurrency), *args
         ]

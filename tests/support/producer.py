@@ -1,30 +1,47 @@
-"""A producer that records every submission as accepted, refused or unknown.
+"""Producers that record every submission, as accepted, refused or unknown, in one log
+format (`Submission`, `ProducerLog`), whichever way they submit:
 
-- accepted: `enqueue` returned (the job id is the producer's own, minted before the call);
+- `Producer`: through the store directly, with ids minted before the call;
+- `ApiProducer`: `POST /jobs` over HTTP, with each answer's status, Retry-After and latency.
+
+Outcomes:
+- accepted: `enqueue` returned, or the API answered 2xx (the job id is known);
 - refused: streamq said no before writing (queue full, out of memory, Redis not reachable
-  when the connection was made);
+  when the connection was made; any other answer of the API);
 - unknown: the call failed after it may have reached Redis (timeout, connection dropped
-  mid-call): the job may or may not exist. The checker resolves each unknown one from Redis.
+  mid-call): the job may or may not exist. The checker resolves each unknown id from Redis
+  (an API call that got no answer has no id to resolve).
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import anyio
 from redis.exceptions import ResponseError
 
 from streamq import App, BackendUnavailable, JobRequest, QueueFull
+from tests.support.procs import ApiProcess
+
+JOB = {"type": "ledger.work", "payload": {"seconds": 0.01}}
+"""What `ApiProducer` submits: a job of tests/support/tasks.py."""
 
 
 @dataclass
 class Submission:
-    job_id: str
+    job_id: str | None
+    """None: an API call that got no answer, so no id."""
     outcome: str  # accepted | refused | unknown
     at: float  # time.time() when the call returned
     error: str = ""
+    status: int | None = None
+    """The HTTP status of an API submission (0: no answer within the client's timeout)."""
+    retry_after: str | None = None
+    latency_s: float = 0.0
 
 
 @dataclass
@@ -32,7 +49,7 @@ class ProducerLog:
     submissions: list[Submission] = field(default_factory=list)
 
     def ids(self, outcome: str) -> list[str]:
-        return [s.job_id for s in self.submissions if s.outcome == outcome]
+        return [s.job_id for s in self.submissions if s.outcome == outcome and s.job_id]
 
     @property
     def accepted(self) -> list[str]:
@@ -47,7 +64,20 @@ class ProducerLog:
         return self.ids("unknown")
 
     def accepted_at(self) -> dict[str, float]:
-        return {s.job_id: s.at for s in self.submissions if s.outcome == "accepted"}
+        return {s.job_id: s.at for s in self.submissions if s.outcome == "accepted" and s.job_id}
+
+    def statuses(self) -> Counter[int]:
+        """How many API answers of each HTTP status."""
+        return Counter(s.status for s in self.submissions if s.status is not None)
+
+    @property
+    def latencies(self) -> list[float]:
+        return [s.latency_s for s in self.submissions if s.status is not None]
+
+    def merged(self, *others: ProducerLog) -> ProducerLog:
+        """One log of several producers' submissions, in time order."""
+        every = [s for log in (self, *others) for s in log.submissions]
+        return ProducerLog(sorted(every, key=lambda s: s.at))
 
 
 def _outage_outcome(exc: BackendUnavailable) -> str:
@@ -107,4 +137,44 @@ class Producer:
             if results[0].outcome != "accepted":
                 await anyio.sleep(0.05)  # a refused producer backs off a little
             i += batch
+        return self.log
+
+
+class ApiProducer:
+    """Submits `JOB` with `POST /jobs` at a steady rate; records every answer."""
+
+    def __init__(self, log: ProducerLog | None = None) -> None:
+        self.log = log or ProducerLog()
+
+    async def post(self, http: aiohttp.ClientSession, url: str, timeout_s: float) -> int:
+        began = time.monotonic()
+        try:
+            async with http.post(f"{url}/jobs", json=JOB,
+                                 timeout=aiohttp.ClientTimeout(total=timeout_s)) as resp:
+                body = await resp.json(content_type=None)
+                fields: dict[str, Any] = body if isinstance(body, dict) else {}
+                ok = resp.status in (200, 202)
+                self.log.submissions.append(Submission(
+                    fields.get("id") if ok else None, "accepted" if ok else "refused",
+                    time.time(), "" if ok else str(fields.get("code", "")), resp.status,
+                    resp.headers.get("Retry-After"), time.monotonic() - began,
+                ))
+                return resp.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            self.log.submissions.append(Submission(
+                None, "unknown", time.time(), repr(exc), 0, None, time.monotonic() - began
+            ))
+            return 0
+
+    async def run(self, http: aiohttp.ClientSession, api: ApiProcess, seconds: float,
+                  rate: float, timeout_s: float = 5.0) -> ProducerLog:
+        """Submit at `rate` a second for `seconds`, each call in its own task, so that a
+        slow answer does not slow the rate."""
+        began = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            i = 0
+            while time.monotonic() - began < seconds:
+                tg.start_soon(self.post, http, api.url, timeout_s)
+                i += 1
+                await anyio.sleep(max(0.0, began + i / rate - time.monotonic()))
         return self.log

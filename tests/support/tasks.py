@@ -1,30 +1,16 @@
-"""Tasks run by worker subprocesses in fault tests. Each appends to a ledger file
-(`STREAMQ_TEST_LEDGER`) with O_APPEND, one line per event, so that what a handler did
-survives a SIGKILL of its process."""
+"""Tasks run by worker subprocesses in fault tests. Each records its steps in the ledger
+(tests/support/ledger.py), which survives a SIGKILL of its process."""
 
 from __future__ import annotations
 
 import os
-import time
 
 import anyio
 
 from streamq import App, Context
+from tests.support.ledger import record
 
 app = App()
-
-
-def record(event: str, ctx: Context) -> None:
-    path = os.environ.get("STREAMQ_TEST_LEDGER")
-    if not path:
-        return
-    now_ms = int(time.time() * 1000)
-    line = f"{event} {ctx.job_id} {ctx.attempt} {os.getpid()} {now_ms}\n".encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line)
-    finally:
-        os.close(fd)
 
 
 @app.task("ledger.work", max_retries=0)

@@ -17,6 +17,7 @@ from streamq import (
     UnknownTaskType,
     ValidationError,
 )
+from tests.support.redis_state import snapshot
 
 
 @pytest.fixture
@@ -26,10 +27,6 @@ def tasks(app: App) -> App:
         return {"sent": True}
 
     return app
-
-
-async def _keys(redis: Redis) -> set[bytes]:
-    return set(await redis.keys("*"))
 
 
 async def test_enqueue_writes_the_record_and_one_stream_entry(
@@ -83,11 +80,11 @@ async def test_refused_enqueue_raises_a_clear_error_and_stores_nothing(
     field: str,
 ) -> None:
     await tasks.enqueue("email.send", {"to": "a", "subject": "b"})  # some prior state
-    before = await _keys(redis_client)
+    before = await snapshot(redis_client)
     with pytest.raises(error) as raised:
         await tasks.enqueue(type_, payload, **options)  # type: ignore[arg-type]
     assert getattr(raised.value, "field", None) == field
-    assert await _keys(redis_client) == before
+    assert await snapshot(redis_client) == before
     assert await redis_client.xlen("streamq:{default}:stream:high") == 1
 
 
