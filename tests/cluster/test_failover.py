@@ -24,9 +24,8 @@ from tests.support.checker import FaultLog, check_run
 from tests.support.ledger import read_ledger
 from tests.support.observe import statuses, wait_terminal
 from tests.support.procs import ApiProcess, WorkerProcess
-from tests.support.producer import Producer, Submission
+from tests.support.producer import ApiProducer, Producer
 from tests.support.report import Size, record, sizes
-from tests.support.submissions import Submissions, submit_for
 from tests.support.topology import LocalCluster, LocalSentinel
 
 pytestmark = pytest.mark.chaos
@@ -56,7 +55,7 @@ async def _run(
     api = apis(failover.url)
     app = App(Settings(redis_url=failover.url, redis_timeout_s=1.0, fetch_block_ms=200))
     producer = Producer(app)
-    subs = Submissions()
+    via_api = ApiProducer()
     timeline: dict[str, float] = {}
 
     async def kill_the_primary() -> None:
@@ -76,12 +75,9 @@ async def _run(
                 "after_s"
             ]:
                 async with anyio.create_task_group() as chunk:
-                    chunk.start_soon(submit_for, subs, http, api, 1.0, 10)
+                    chunk.start_soon(via_api.run, http, api, 1.0, 10)
                     await producer.run(lambda _i: job, size["rate"], 1.0, batch=2)
-        producer.log.submissions += [  # what the API accepted counts as accepted too
-            Submission(j, "accepted", at) for at, _, _, j in subs.answers if j
-        ]
-        log = producer.log
+        log = producer.log.merged(via_api.log)  # what the API accepted counts too
         redis: Any = connect(app.settings)
         try:
             found = await statuses(redis, log.accepted)
@@ -112,14 +108,14 @@ async def _run(
         "producer_resume_s": round(min((s.at for s in log.submissions
                                         if s.outcome == "accepted" and s.at >= promoted),
                                        default=float("inf")) - promoted, 3),
-        "api_resume_s": round(min((at for at, status, _, _ in subs.answers
-                                   if status == 202 and at >= promoted),
+        "api_resume_s": round(min((s.at for s in via_api.log.submissions
+                                   if s.status == 202 and s.at >= promoted),
                                   default=float("inf")) - promoted, 3),
-        "api_answers": dict(subs.statuses()),
+        "api_answers": dict(via_api.log.statuses()),
     }
     report.assert_clean()
     assert all(w.alive() for w in pool), "workers must ride out the failover themselves"
-    assert api.alive() and set(subs.statuses()) <= {202, 503}, figures
+    assert api.alive() and set(via_api.log.statuses()) <= {202, 503}, figures
     for resume in ("worker_resume_s", "producer_resume_s", "api_resume_s"):
         assert figures[resume] <= 5.0, figures
     # asynchronous replication: only what the dying primary acknowledged last may be gone
