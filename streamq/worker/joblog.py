@@ -50,7 +50,8 @@ def _log_dead(o: Outcome) -> None:
         extra["traceback"] = o.traceback[-LOGGED_TRACEBACK_CHARS:]
     log.error(
         "job %s (%s) dead-lettered after attempt %d/%d: %s: %s",
-        d.job_id, d.type, d.attempt, d.max_retries + 1, o.reason, _error(o), extra=extra,
+        d.job_id, d.type, d.attempt, d.max_retries + 1, _line(o.reason), _error(o),
+        extra=extra,
     )
 
 
@@ -61,9 +62,14 @@ def _identity(o: Outcome) -> dict[str, object]:
 
 
 def _error(o: Outcome) -> str:
-    """`Type: message` on one line (a multi-line message is folded)."""
-    message = " ".join(o.error.split())
+    """`Type: message` on one line."""
+    message = _line(o.error)
     return f"{o.error_type}: {message}" if message else o.error_type
+
+
+def _line(text: str) -> str:
+    """A multi-line text folded into one line, so one record stays one line."""
+    return " ".join(text.split())
 
 
 def _seconds(value: float) -> str:
