@@ -95,11 +95,18 @@ def client_app(app_spec: str | None) -> App:
 @option("--priority", type=PRIORITY_CHOICE, default=None)
 @option("--delay", type=click.FloatRange(0), default=None, help="Seconds before it is due.")
 @option("--key", "idempotency_key", default=None, help="Idempotency key.")
+@option("--no-validate", is_flag=True,
+        help="Without --app: enqueue even a type no live worker announces.")
 @app_option
 @json_option
 def enqueue(type_: str, payload: str, priority: str | None, delay: float | None,
-            idempotency_key: str | None, app_spec: str | None, as_json: bool) -> None:
-    """Enqueue one job of TYPE and print its id."""
+            idempotency_key: str | None, no_validate: bool, app_spec: str | None,
+            as_json: bool) -> None:
+    """Enqueue one job of TYPE and print its id.
+
+    With --app, the type and payload are checked against the app's tasks. Without it, the
+    type must be one that the live workers of the queue announce (the payload is checked
+    by the worker), unless --no-validate."""
     try:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -107,8 +114,13 @@ def enqueue(type_: str, payload: str, priority: str | None, delay: float | None,
         sys.exit(EXIT_INVALID)
 
     async def go(app: App) -> str:
+        queue = None
+        if app_spec is None and not no_validate:
+            from .known_tasks import queue_of_announced_task
+
+            queue = await queue_of_announced_task(app, type_)
         return await app.enqueue(type_, body, priority=priority, delay=delay,
-                                 idempotency_key=idempotency_key)
+                                 idempotency_key=idempotency_key, queue=queue)
 
     job_id = run(client_app(app_spec), go)
     click.echo(orjson.dumps({"id": job_id}).decode() if as_json else job_id)

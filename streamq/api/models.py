@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from ..errors import ValidationError
 from ..job import Job, Priority
 from ..keys import STATUSES
 from ..ops.pagination import MAX_PAGE
@@ -26,7 +27,24 @@ JsonInt = Annotated[int, BeforeValidator(_no_bool_or_text)]
 StrictFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 MAX_UNIX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 PRIORITY_SPELLINGS: tuple[str, ...] = Priority.spellings()
-PriorityName = Literal[PRIORITY_SPELLINGS]  # type: ignore[valid-type]
+
+
+def _priority_spelling(value: Any) -> Any:
+    """The library's one spelling rule (`Priority.parse`): any case, aliases to their
+    priority; anything else is left for the literal to refuse."""
+    if isinstance(value, str):
+        try:
+            return Priority.parse(value).value
+        except ValidationError:
+            return value
+    return value
+
+
+PriorityName = Annotated[
+    Literal[PRIORITY_SPELLINGS],  # type: ignore[valid-type]
+    BeforeValidator(_priority_spelling),
+    Field(description="high, normal (or medium) or low, in any case."),
+]
 StatusName = Literal[STATUSES]  # type: ignore[valid-type]
 
 

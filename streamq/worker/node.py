@@ -138,7 +138,8 @@ class Node:
         s = self.settings
         for queue in self.queues:
             await supervise("groups", functools.partial(self.store.ensure_groups, queue))
-        heartbeat = Heartbeat(self.store, self.state, self.queues, s.heartbeat_interval_s)
+        heartbeat = Heartbeat(self.store, self.state, self.queues, s.heartbeat_interval_s,
+                              {t.name: t.options.queue for t in self.app.registry.tasks.values()})
         await supervise("heartbeat", lambda: _discard(heartbeat.beat_once()))
         schedulers = {q: Scheduler(self.store, q) for q in self.queues}
         reclaimer = Reclaimer(
