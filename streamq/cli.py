@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
@@ -119,7 +120,12 @@ def _serve_metrics(host: str, port: int) -> None:
 
     from .metrics import REGISTRY
 
-    start_http_server(port, host, registry=REGISTRY)
+    try:
+        start_http_server(port, host, registry=REGISTRY)
+    except OSError as exc:
+        click.echo(f"error: cannot serve metrics on {host}:{port}: {exc.strerror or exc}",
+                   err=True)
+        sys.exit(EXIT_USAGE)
     logging.getLogger("streamq").info("metrics on http://%s:%d/metrics", host, port)
 
 
@@ -132,7 +138,19 @@ def api(app_spec: str, host: str, port: int) -> None:
     """Serve the HTTP API of APP (no worker: run `streamq worker` beside it)."""
     from .api import run_api
 
-    run_api(load(app_spec), host, port)
+    application = load(app_spec)
+    run_api(application, bind_or_exit(host, port))
+
+
+def bind_or_exit(host: str, port: int) -> socket.socket:
+    """The API's listening socket; a taken port exits 2 with one line."""
+    from .api.listen import PortUnavailable, listen_socket
+
+    try:
+        return listen_socket(host, port)
+    except PortUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def run_node(
@@ -188,7 +206,7 @@ def dev(
     (it prints where) when STREAMQ_REDIS_URL is unset."""
     from .dev import run_dev
 
-    sys.exit(run_dev(app_spec, concurrency, seed, host, port, exit_after))
+    sys.exit(run_dev(app_spec, concurrency, seed, bind_or_exit(host, port), exit_after))
 
 
 if __name__ == "__main__":  # pragma: no cover
