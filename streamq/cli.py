@@ -19,24 +19,13 @@ from collections.abc import Sequence
 
 import anyio
 import click
-import pydantic
 
 from .app import App
-from .cli_client import COMMANDS, EXIT_USAGE, load, option
+from .cli_client import COMMANDS, EXIT_USAGE, VERBOSE, load, option
+from .cli_config import config, read_settings_or_exit, warn_unknown_variables
 from .logs import configure_logging
-from .settings import Settings, parse_priority_weights
+from .settings import parse_priority_weights
 from .worker.processes import child_command, run_children
-
-
-def _check_settings() -> Settings:
-    """Read the settings once at start; a bad value exits 2 naming its variable."""
-    try:
-        return Settings()
-    except pydantic.ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            name = "STREAMQ_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
-            click.echo(f"error: {name}: {err['msg']}", err=True)
-        sys.exit(EXIT_USAGE)
 
 
 @click.group(context_settings={"auto_envvar_prefix": "STREAMQ", "show_default": True})
@@ -46,13 +35,20 @@ def _check_settings() -> Settings:
 @option("--log-format", default=None, envvar="STREAMQ_LOG_FORMAT",
         type=click.Choice(["auto", "json", "text"]),
         help="text for a terminal, json in containers (default: settings, text).")
-def main(log_level: str | None, log_format: str | None) -> None:
-    """streamq: background jobs on Redis Streams."""
-    settings = _check_settings()
+@option("-v", "--verbose", is_flag=True, envvar="STREAMQ_VERBOSE",
+        help="Say which Redis a command talks to, and where that was set.")
+def main(log_level: str | None, log_format: str | None, verbose: bool) -> None:
+    """streamq: background jobs on Redis Streams.
+
+    Settings come from STREAMQ_* variables, `.env`, and streamq.toml (or [tool.streamq] in
+    pyproject.toml), in that order of precedence: `streamq config` shows them."""
+    settings = read_settings_or_exit()
     configure_logging(log_level or settings.log_level, log_format or settings.log_format)
+    warn_unknown_variables(main)
+    click.get_current_context().meta[VERBOSE] = verbose
 
 
-for _command in COMMANDS:
+for _command in [*COMMANDS, config]:
     main.add_command(_command)
 
 

@@ -25,6 +25,8 @@ T = TypeVar("T")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_INVALID = (
     0, 1, 2, 3, 4, 5,
 )
+VERBOSE = "streamq.verbose"
+"""Key of the root context's `meta`: the command was given --verbose."""
 PRIORITY_CHOICE = click.Choice(Priority.spellings(), case_sensitive=False)
 STATUS_CHOICE = click.Choice([s.value for s in JobStatus])
 
@@ -46,8 +48,13 @@ def load(spec: str) -> App:
 
 def run(app: App, fn: Callable[[App], Awaitable[T]]) -> T:
     """Run one client call under a deadline; a streamq error becomes a one-line message
-    on stderr and its exit code."""
+    on stderr (naming the Redis it talked to) and its exit code."""
+    from .config_report import redis_origin
+
     deadline = max(5.0, 2 * app.settings.redis_timeout_s)
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get(VERBOSE):
+        click.echo(f"Redis: {redis_origin(app.settings)}", err=True)
 
     async def go() -> T:
         try:
@@ -62,7 +69,7 @@ def run(app: App, fn: Callable[[App], Awaitable[T]]) -> T:
     try:
         return anyio.run(go)
     except StreamqError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {exc} [Redis: {redis_origin(app.settings)}]", err=True)
         sys.exit(exit_code(exc))
 
 

@@ -1,11 +1,12 @@
-"""Every setting, documented once with its unit and default, read from `STREAMQ_*`."""
+"""Every setting, documented once with its unit and default, read from `STREAMQ_*`
+variables, `.env` and the settings file (`streamq.toml` or `[tool.streamq]`)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .keys import PRIORITIES, QUEUE_NAME
 from .urls import check_redis_url
@@ -137,6 +138,22 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a valid queue name (letters, digits, '_', "
                              "'.', ':', '-'; 1 to 200)")
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Code, then the environment, then `.env`, then the settings file (see
+        `streamq.config_file`), then the defaults."""
+        from .config_file import ConfigFileSource
+
+        return (init_settings, env_settings, dotenv_settings, ConfigFileSource(settings_cls),
+                file_secret_settings)
 
     @field_validator("priority_weights", mode="before")
     @classmethod
