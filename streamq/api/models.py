@@ -72,14 +72,26 @@ class JobIn(BaseModel):
         None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LEN,
         description="A replay with the same key returns the original job (200).",
     )
+    scheduled_at: StrictFloat | None = Field(
+        None, gt=0, le=MAX_UNIX_S,
+        description="run_at in unix seconds, as Go job-queue clients name it.",
+    )
 
     def to_request(self, idempotency_key: str | None) -> JobRequest:
-        run_at: datetime | float | None = self.run_at
         return JobRequest(
             type=self.type, payload=self.payload, priority=self.priority, delay=self.delay,
-            run_at=run_at, max_retries=self.max_retries, timeout=self.timeout,
+            run_at=self.due(), max_retries=self.max_retries, timeout=self.timeout,
             idempotency_key=idempotency_key,
         )
+
+    def due(self) -> datetime | float | None:
+        """run_at, or scheduled_at (one of the two)."""
+        if self.scheduled_at is None:
+            return self.run_at
+        if self.run_at is not None:
+            raise ValidationError("give run_at or scheduled_at, not both",
+                                  field="scheduled_at")
+        return self.scheduled_at
 
 
 class BatchIn(BaseModel):
