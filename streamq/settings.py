@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         None, ge=1, le=65_535, description="Port of a worker's /metrics (unset: none)."
     )
+    liveness_file: str | None = Field(
+        None, description="File a worker or API touches every liveness_interval_s while "
+        "its event loop (and a worker's heartbeat) runs; unset: none. See liveness.py."
+    )
+    liveness_interval_s: float = Field(
+        5.0, gt=0, le=300, description="How often the liveness file is touched."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level written."
     )

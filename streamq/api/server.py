@@ -14,6 +14,7 @@ import anyio
 from aiohttp import web
 
 from ..app import App
+from ..liveness import keep_touched
 from .app import create_app
 from .lowlevel import answer_parse_errors_with_problems
 
@@ -42,9 +43,12 @@ def run_api(app: App, sock: socket.socket) -> None:
     """`streamq api`: serve until SIGTERM or SIGINT, then finish open requests and exit."""
 
     async def main() -> None:
+        s = app.settings
         with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(serve_api, create_app(app, owns_client=True), sock)
+                if s.liveness_file:
+                    tg.start_soon(keep_touched, s.liveness_file, s.liveness_interval_s)
                 async for signum in signals:
                     log.info("%s: stopping the API", signal.Signals(signum).name)
                     break

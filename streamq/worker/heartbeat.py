@@ -43,7 +43,13 @@ class Heartbeat:
 
     async def beat_once(self) -> int:
         """Renew every lease; returns how many were found lost to another consumer."""
-        began = time.monotonic()
+        began = self.state.beat_began = time.monotonic()
+        try:
+            return await self._beat(began)
+        finally:
+            self.state.beat_began = None
+
+    async def _beat(self, began: float) -> int:
         held = list(self.state.held.values())
         lost = await self.store.renew(self.state.name, held)
         # An entry acknowledged by the completer while the renewal was on its way is no
