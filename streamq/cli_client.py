@@ -16,7 +16,7 @@ import orjson
 
 from .app import App
 from .errors import BackendUnavailable, JobNotFound, StreamqError
-from .job import JobStatus, Priority
+from .job import Job, JobStatus, Priority
 from .keys import QueueKeys
 from .loader import load_app
 from .stats import xinfo_commands
@@ -46,12 +46,13 @@ def load(spec: str) -> App:
         raise click.BadParameter(str(exc), param_hint="APP") from None
 
 
-def run(app: App, fn: Callable[[App], Awaitable[T]]) -> T:
-    """Run one client call under a deadline; a streamq error becomes a one-line message
-    on stderr (naming the Redis it talked to) and its exit code."""
+def run(app: App, fn: Callable[[App], Awaitable[T]], extra_s: float = 0.0) -> T:
+    """Run one client call under a deadline (longer by `extra_s` for a call that waits);
+    a streamq error becomes a one-line message on stderr (naming the Redis it talked to)
+    and its exit code."""
     from .config_report import redis_origin
 
-    deadline = max(5.0, 2 * app.settings.redis_timeout_s)
+    deadline = max(5.0, 2 * app.settings.redis_timeout_s) + extra_s
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.find_root().meta.get(VERBOSE):
         click.echo(f"Redis: {redis_origin(app.settings)}", err=True)
@@ -135,14 +136,28 @@ def enqueue(type_: str, payload: str, priority: str | None, delay: float | None,
 
 @click.command()
 @click.argument("job_id", metavar="ID")
+@option("--wait", "wait_s", type=click.FloatRange(0, min_open=True), default=None,
+        help="Wait up to S seconds for the job to end (exit 1 if it has not).")
 @app_option
 @json_option
-def job(job_id: str, app_spec: str | None, as_json: bool) -> None:
-    """Show one job's record."""
+def job(job_id: str, wait_s: float | None, app_spec: str | None, as_json: bool) -> None:
+    """Show one job's record (once it has ended, with --wait)."""
     from .cli_output import echo_json, job_detail
 
-    record = run(client_app(app_spec), lambda app: app.get_job(job_id))
+    async def go(app: App) -> tuple[Job, bool]:
+        if wait_s is None:
+            return await app.get_job(job_id), True
+        try:
+            return await app.wait_for(job_id, timeout_s=wait_s), True
+        except TimeoutError:
+            return await app.get_job(job_id), False
+
+    record, ended = run(client_app(app_spec), go, wait_s or 0.0)
     echo_json(record) if as_json else click.echo(job_detail(record))
+    if not ended:
+        click.echo(f"error: job {job_id} is still {record.status.value} after {wait_s:g} s",
+                   err=True)
+        sys.exit(EXIT_FAILURE)
 
 
 @click.command()
