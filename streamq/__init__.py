@@ -25,6 +25,7 @@ from .registry import Registry
 from .requests import JobRequest
 from .settings import Settings
 from .store import EnqueueResult
+from .sync import SyncClient
 from .task import Task
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "Retry",
     "Settings",
     "StreamqError",
+    "SyncClient",
     "Task",
     "UnknownTaskType",
     "ValidationError",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from .connection import Client, connect
 from .cron import CronJob
@@ -21,6 +21,9 @@ from .settings import Settings
 from .stats import QueueStats
 from .store import EnqueueResult, EnqueueSpec, Store
 from .task import Task
+
+if TYPE_CHECKING:
+    from .sync import SyncClient
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -155,6 +158,18 @@ class App:
                 task = spec.type if spec.type in self.tasks else "other"
                 JOBS_ENQUEUED.labels(spec.queue, task).inc()
 
+    def sync(self) -> SyncClient:
+        """This process's blocking client of the app, for code outside asyncio (threads,
+        Django, Flask, scripts): see `streamq.sync`."""
+        from .sync import shared_client
+
+        return shared_client(self)
+
+    def enqueue_sync(self, type: str, payload: dict[str, Any] | None = None,
+                     **options: Any) -> str:
+        """`enqueue` for code outside asyncio: blocks the calling thread until stored."""
+        return self.sync().enqueue(type, payload, **options)
+
     # -- one job -----------------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job:
@@ -169,9 +184,10 @@ class App:
         """Run a failed or cancelled job again under the same id with a fresh budget."""
         return await jobs.retry(self.store, self.queues, job_id)
 
-    async def wait_for(self, job_id: str, timeout_s: float = 30.0, poll_s: float = 0.02) -> Job:
-        """Poll until the job reaches a terminal state; raises TimeoutError after timeout_s."""
-        return await jobs.wait_for(self.store, self.queues, job_id, timeout_s, poll_s)
+    async def wait_for(self, job_id: str, timeout_s: float = 30.0) -> Job:
+        """The job once it has succeeded, failed or been cancelled, woken by its events
+        (no polling); raises TimeoutError after timeout_s, JobNotFound for an unknown id."""
+        return await jobs.wait_for(self.store, self.queues, job_id, timeout_s, self._block_ms)
 
     # -- many jobs ---------------------------------------------------------------------------
 
@@ -259,9 +275,13 @@ class App:
         """Yield state changes as they happen (of one job, or of all), from the queue's
         events stream (default: every queue of the app). `since`: an event id to start
         after ('0' for all retained events); default: only events after the first read."""
-        block_ms = max(10, min(1000, int(self.settings.redis_timeout_s * 500)))
         return queue_ops.watch(self.store, queues_in_scope(self.queues, queue), job_id, since,
-                               block_ms)
+                               self._block_ms)
+
+    @property
+    def _block_ms(self) -> int:
+        """How long a blocking read of events waits: well inside the socket timeout."""
+        return max(10, min(1000, int(self.settings.redis_timeout_s * 500)))
 
     async def ping(self) -> None:
         """Raise BackendUnavailable unless Redis answers."""

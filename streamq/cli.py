@@ -1,41 +1,32 @@
 """The `streamq` command: run workers, the API and the dev stack; submit and inspect jobs.
 
 Every option can also be set with the STREAMQ_* variable that `--help` shows; settings
-(STREAMQ_REDIS_URL, ...) are read from the environment and `.env`, and a bad value stops
-the command at start with a message naming the variable.
+(STREAMQ_REDIS_URL, ...) are read from the environment, `.env` and streamq.toml, and a bad
+value stops the command at start with a message naming the variable or the file.
 
-Exit codes: 0 success; 1 failure (a node that crashed, `check` unhealthy); 2 usage or
-configuration error; 3 job not found; 4 Redis unavailable; 5 invalid input (validation,
-idempotency conflict, invalid state transition, queue full).
+Exit codes: 0 success; 1 failure (a node that crashed, `check` unhealthy, `job --wait`
+timed out); 2 usage or configuration error (a port in use too); 3 job not found; 4 Redis
+unavailable; 5 invalid input (validation, idempotency conflict, invalid state transition,
+queue full).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from collections.abc import Sequence
 
 import anyio
 import click
-import pydantic
 
 from .app import App
-from .cli_client import COMMANDS, EXIT_USAGE, load, option
+from .cli_client import COMMANDS, EXIT_USAGE, VERBOSE, load, option
+from .cli_config import config, read_settings_or_exit, warn_unknown_variables
 from .logs import configure_logging
-from .settings import Settings, parse_priority_weights
+from .settings import parse_priority_weights
 from .worker.processes import child_command, run_children
-
-
-def _check_settings() -> Settings:
-    """Read the settings once at start; a bad value exits 2 naming its variable."""
-    try:
-        return Settings()
-    except pydantic.ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            name = "STREAMQ_" + str(err["loc"][0]).upper() if err["loc"] else "settings"
-            click.echo(f"error: {name}: {err['msg']}", err=True)
-        sys.exit(EXIT_USAGE)
 
 
 @click.group(context_settings={"auto_envvar_prefix": "STREAMQ", "show_default": True})
@@ -45,13 +36,20 @@ def _check_settings() -> Settings:
 @option("--log-format", default=None, envvar="STREAMQ_LOG_FORMAT",
         type=click.Choice(["auto", "json", "text"]),
         help="text for a terminal, json in containers (default: settings, text).")
-def main(log_level: str | None, log_format: str | None) -> None:
-    """streamq: background jobs on Redis Streams."""
-    settings = _check_settings()
+@option("-v", "--verbose", is_flag=True, envvar="STREAMQ_VERBOSE",
+        help="Say which Redis a command talks to, and where that was set.")
+def main(log_level: str | None, log_format: str | None, verbose: bool) -> None:
+    """streamq: background jobs on Redis Streams.
+
+    Settings come from STREAMQ_* variables, `.env`, and streamq.toml (or [tool.streamq] in
+    pyproject.toml), in that order of precedence: `streamq config` shows them."""
+    settings = read_settings_or_exit()
     configure_logging(log_level or settings.log_level, log_format or settings.log_format)
+    warn_unknown_variables(main)
+    click.get_current_context().meta[VERBOSE] = verbose
 
 
-for _command in COMMANDS:
+for _command in [*COMMANDS, config]:
     main.add_command(_command)
 
 
@@ -119,7 +117,12 @@ def _serve_metrics(host: str, port: int) -> None:
 
     from .metrics import REGISTRY
 
-    start_http_server(port, host, registry=REGISTRY)
+    try:
+        start_http_server(port, host, registry=REGISTRY)
+    except OSError as exc:
+        click.echo(f"error: cannot serve metrics on {host}:{port}: {exc.strerror or exc}",
+                   err=True)
+        sys.exit(EXIT_USAGE)
     logging.getLogger("streamq").info("metrics on http://%s:%d/metrics", host, port)
 
 
@@ -132,7 +135,19 @@ def api(app_spec: str, host: str, port: int) -> None:
     """Serve the HTTP API of APP (no worker: run `streamq worker` beside it)."""
     from .api import run_api
 
-    run_api(load(app_spec), host, port)
+    application = load(app_spec)
+    run_api(application, bind_or_exit(host, port))
+
+
+def bind_or_exit(host: str, port: int) -> socket.socket:
+    """The API's listening socket; a taken port exits 2 with one line."""
+    from .api.listen import PortUnavailable, listen_socket
+
+    try:
+        return listen_socket(host, port)
+    except PortUnavailable as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
 
 
 def run_node(
@@ -188,7 +203,7 @@ def dev(
     (it prints where) when STREAMQ_REDIS_URL is unset."""
     from .dev import run_dev
 
-    sys.exit(run_dev(app_spec, concurrency, seed, host, port, exit_after))
+    sys.exit(run_dev(app_spec, concurrency, seed, bind_or_exit(host, port), exit_after))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,7 @@ import orjson
 
 from .app import App
 from .errors import BackendUnavailable, JobNotFound, StreamqError
-from .job import JobStatus, Priority
+from .job import Job, JobStatus, Priority
 from .keys import QueueKeys
 from .loader import load_app
 from .stats import xinfo_commands
@@ -25,6 +25,8 @@ T = TypeVar("T")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_UNAVAILABLE, EXIT_INVALID = (
     0, 1, 2, 3, 4, 5,
 )
+VERBOSE = "streamq.verbose"
+"""Key of the root context's `meta`: the command was given --verbose."""
 PRIORITY_CHOICE = click.Choice(Priority.spellings(), case_sensitive=False)
 STATUS_CHOICE = click.Choice([s.value for s in JobStatus])
 
@@ -44,10 +46,16 @@ def load(spec: str) -> App:
         raise click.BadParameter(str(exc), param_hint="APP") from None
 
 
-def run(app: App, fn: Callable[[App], Awaitable[T]]) -> T:
-    """Run one client call under a deadline; a streamq error becomes a one-line message
-    on stderr and its exit code."""
-    deadline = max(5.0, 2 * app.settings.redis_timeout_s)
+def run(app: App, fn: Callable[[App], Awaitable[T]], extra_s: float = 0.0) -> T:
+    """Run one client call under a deadline (longer by `extra_s` for a call that waits);
+    a streamq error becomes a one-line message on stderr (naming the Redis it talked to)
+    and its exit code."""
+    from .config_report import redis_origin
+
+    deadline = max(5.0, 2 * app.settings.redis_timeout_s) + extra_s
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().meta.get(VERBOSE):
+        click.echo(f"Redis: {redis_origin(app.settings)}", err=True)
 
     async def go() -> T:
         try:
@@ -62,7 +70,7 @@ def run(app: App, fn: Callable[[App], Awaitable[T]]) -> T:
     try:
         return anyio.run(go)
     except StreamqError as exc:
-        click.echo(f"error: {exc}", err=True)
+        click.echo(f"error: {exc} [Redis: {redis_origin(app.settings)}]", err=True)
         sys.exit(exit_code(exc))
 
 
@@ -95,11 +103,18 @@ def client_app(app_spec: str | None) -> App:
 @option("--priority", type=PRIORITY_CHOICE, default=None)
 @option("--delay", type=click.FloatRange(0), default=None, help="Seconds before it is due.")
 @option("--key", "idempotency_key", default=None, help="Idempotency key.")
+@option("--no-validate", is_flag=True,
+        help="Without --app: enqueue even a type no live worker announces.")
 @app_option
 @json_option
 def enqueue(type_: str, payload: str, priority: str | None, delay: float | None,
-            idempotency_key: str | None, app_spec: str | None, as_json: bool) -> None:
-    """Enqueue one job of TYPE and print its id."""
+            idempotency_key: str | None, no_validate: bool, app_spec: str | None,
+            as_json: bool) -> None:
+    """Enqueue one job of TYPE and print its id.
+
+    With --app, the type and payload are checked against the app's tasks. Without it, the
+    type must be one that the live workers of the queue announce (the payload is checked
+    by the worker), unless --no-validate."""
     try:
         body = orjson.loads(payload)
     except orjson.JSONDecodeError as exc:
@@ -107,8 +122,13 @@ def enqueue(type_: str, payload: str, priority: str | None, delay: float | None,
         sys.exit(EXIT_INVALID)
 
     async def go(app: App) -> str:
+        queue = None
+        if app_spec is None and not no_validate:
+            from .known_tasks import queue_of_announced_task
+
+            queue = await queue_of_announced_task(app, type_)
         return await app.enqueue(type_, body, priority=priority, delay=delay,
-                                 idempotency_key=idempotency_key)
+                                 idempotency_key=idempotency_key, queue=queue)
 
     job_id = run(client_app(app_spec), go)
     click.echo(orjson.dumps({"id": job_id}).decode() if as_json else job_id)
@@ -116,14 +136,28 @@ def enqueue(type_: str, payload: str, priority: str | None, delay: float | None,
 
 @click.command()
 @click.argument("job_id", metavar="ID")
+@option("--wait", "wait_s", type=click.FloatRange(0, min_open=True), default=None,
+        help="Wait up to S seconds for the job to end (exit 1 if it has not).")
 @app_option
 @json_option
-def job(job_id: str, app_spec: str | None, as_json: bool) -> None:
-    """Show one job's record."""
+def job(job_id: str, wait_s: float | None, app_spec: str | None, as_json: bool) -> None:
+    """Show one job's record (once it has ended, with --wait)."""
     from .cli_output import echo_json, job_detail
 
-    record = run(client_app(app_spec), lambda app: app.get_job(job_id))
+    async def go(app: App) -> tuple[Job, bool]:
+        if wait_s is None:
+            return await app.get_job(job_id), True
+        try:
+            return await app.wait_for(job_id, timeout_s=wait_s), True
+        except TimeoutError:
+            return await app.get_job(job_id), False
+
+    record, ended = run(client_app(app_spec), go, wait_s or 0.0)
     echo_json(record) if as_json else click.echo(job_detail(record))
+    if not ended:
+        click.echo(f"error: job {job_id} is still {record.status.value} after {wait_s:g} s",
+                   err=True)
+        sys.exit(EXIT_FAILURE)
 
 
 @click.command()

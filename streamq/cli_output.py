@@ -20,12 +20,17 @@ def echo_json(value: Any) -> None:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain fixed-width table (no borders), one row per line."""
-    cells = [[str(h) for h in headers], *[["" if c is None else str(c) for c in r] for r in rows]]
+    """A plain fixed-width table (no borders), one row per line: a cell's line breaks and
+    tabs (a multi-line error message) are folded into single spaces."""
+    cells = [[str(h) for h in headers], *[[_cell(c) for c in r] for r in rows]]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip()
              for row in cells]
     return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else " ".join(str(value).split())
 
 
 def job_rows(jobs: Sequence[Job]) -> str:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
+import socket
 from collections.abc import Awaitable, Callable
 
 import anyio
 import click
 
 from .app import App
+from .dev_banner import banner
 from .devredis import RedisServer
 from .errors import StreamqError
 from .job import JobStatus
 from .loader import load_app
+from .settings import Settings
 
 log = logging.getLogger("streamq")
 
@@ -27,19 +29,22 @@ def run_dev(
     app_spec: str,
     concurrency: int | None,
     seed: bool,
-    host: str,
-    port: int,
+    sock: socket.socket,
     exit_after: float | None,
 ) -> int:
-    """Start Redis when needed, then run the node and the API until a signal or `exit_after`."""
+    """Start Redis when needed, then run the node and the API (on `sock`, bound by the
+    caller) until a signal or `exit_after`."""
+    import os
+
     server: RedisServer | None = None
-    if not os.environ.get("STREAMQ_REDIS_URL"):
+    if Settings().redis_url is None:
         server = RedisServer(appendfsync="everysec").start()
         os.environ["STREAMQ_REDIS_URL"] = server.url
         click.echo(f"started a private redis-server at {server.url} (data in {server.data_dir})")
     try:
         app = load_app(app_spec)
-        return anyio.run(_serve, app, app_spec, concurrency, seed, host, port, exit_after)
+        return anyio.run(_serve, app, app_spec, concurrency, seed, sock, exit_after,
+                         server is not None)
     finally:
         if server is not None:
             server.cleanup()
@@ -51,14 +56,16 @@ async def _serve(
     app_spec: str,
     concurrency: int | None,
     seed: bool,
-    host: str,
-    port: int,
+    sock: socket.socket,
     exit_after: float | None,
+    private_redis: bool,
 ) -> int:
+    from .api import create_app
     from .api.server import serve_api
     from .worker import Node
 
     node = Node(app, concurrency=concurrency, handle_signals=True)  # same SIGTERM/SIGINT path
+    web_app = create_app(app)
     code = 0
     async with anyio.create_task_group() as tg:
 
@@ -68,10 +75,14 @@ async def _serve(
             tg.cancel_scope.cancel()
 
         tg.start_soon(run_node)
-        tg.start_soon(serve_api, app, host, port)
+        tg.start_soon(serve_api, web_app, sock)
         await node.started.wait()
         click.echo(f"worker {node.name} running queues {','.join(node.queues)}")
-        click.echo(f"API on http://{host}:{port} (try: curl http://{host}:{port}/queues)")
+        host, port = sock.getsockname()[:2]
+        console = any(r.canonical.startswith("/ui") for r in web_app.router.resources())
+        redis_url = app.settings.redis_url or ""
+        for line in banner(app, redis_url, private_redis, f"http://{host}:{port}", console):
+            click.echo(line)
         if seed:
             tg.start_soon(_seed_and_report, app, app_spec)
         if exit_after is not None:

@@ -41,6 +41,13 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(out, default=str).decode()
 
 
+TEXT_OMITTED = frozenset(
+    {"error", "error_type", "reason", "max_attempts", "retry_in_s", "retry_at", "traceback"}
+)
+"""Fields a text line leaves out because its message already says them (JSON keeps all);
+a `traceback` field is written below the line, as a logged exception's would be."""
+
+
 class TextFormatter(logging.Formatter):
     """`time level logger: message key=value ...` for a person at a terminal."""
 
@@ -49,11 +56,13 @@ class TextFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
-        bound = " ".join(f"{k}={v}" for k, v in _extra(record).items())
-        if not bound:
-            return line
+        fields = _extra(record)
+        below = str(fields.get("traceback") or "").rstrip("\n")
+        bound = " ".join(f"{k}={v}" for k, v in fields.items() if k not in TEXT_OMITTED)
         head, sep, tail = line.partition("\n")  # keep a traceback below the fields
-        return f"{head} {bound}{sep}{tail}"
+        head = f"{head} {bound}" if bound else head
+        text = f"{head}{sep}{tail}"
+        return f"{text}\n{below}" if below else text
 
 
 def configure_logging(level: str, fmt: str = "auto", stream: TextIO | None = None) -> None:

@@ -1,11 +1,12 @@
-"""Every setting, documented once with its unit and default, read from `STREAMQ_*`."""
+"""Every setting, documented once with its unit and default, read from `STREAMQ_*`
+variables, `.env` and the settings file (`streamq.toml` or `[tool.streamq]`)."""
 
 from __future__ import annotations
 
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .keys import PRIORITIES, QUEUE_NAME
 from .urls import check_redis_url
@@ -117,6 +118,13 @@ class Settings(BaseSettings):
     metrics_port: int | None = Field(
         None, ge=1, le=65_535, description="Port of a worker's /metrics (unset: none)."
     )
+    liveness_file: str | None = Field(
+        None, description="File a worker or API touches every liveness_interval_s while "
+        "its event loop (and a worker's heartbeat) runs; unset: none. See liveness.py."
+    )
+    liveness_interval_s: float = Field(
+        5.0, gt=0, le=300, description="How often the liveness file is touched."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level written."
     )
@@ -137,6 +145,22 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a valid queue name (letters, digits, '_', "
                              "'.', ':', '-'; 1 to 200)")
         return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Code, then the environment, then `.env`, then the settings file (see
+        `streamq.config_file`), then the defaults."""
+        from .config_file import ConfigFileSource
+
+        return (init_settings, env_settings, dotenv_settings, ConfigFileSource(settings_cls),
+                file_secret_settings)
 
     @field_validator("priority_weights", mode="before")
     @classmethod

@@ -60,7 +60,7 @@ class Task(Generic[P, R]):
             return self.payload_model.model_validate(payload)
         except pydantic.ValidationError as exc:
             raise ValidationError(
-                f"payload does not match task {self.name!r}: {_summarize(exc)}",
+                f"payload does not match task {self.name!r}: {summarize_errors(exc)}",
                 field="payload",
                 errors=exc.errors(include_url=False, include_context=False),
             ) from None
@@ -89,7 +89,8 @@ class Task(Generic[P, R]):
         return self.payload_model.model_json_schema()
 
 
-def _summarize(exc: pydantic.ValidationError) -> str:
+def summarize_errors(exc: pydantic.ValidationError) -> str:
+    """Validation errors on one line: `field: message; field: message`."""
     parts = []
     for err in exc.errors(include_url=False):
         loc = ".".join(str(x) for x in err["loc"]) or "payload"

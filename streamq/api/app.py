@@ -13,8 +13,9 @@ from .auth import auth_enabled, auth_middleware
 from .metrics import QueueCollector, metrics_middleware
 from .openapi import build_openapi
 from .problems import problems_middleware
-from .routes import QUEUE_METRICS, ROUTES
+from .routes import QUEUE_METRICS
 from .state import APP, OPENAPI, SCOPES
+from .table import ROUTES
 
 log = logging.getLogger("streamq.api")
 

@@ -86,4 +86,6 @@ def _invalid(exc: pydantic.ValidationError, prefix: str) -> ValidationError:
 
 def _is_union_branch(part: Any) -> bool:
     """pydantic names union branches in `loc` (`run_at.datetime`): not a field."""
-    return isinstance(part, str) and part in {"datetime", "float", "int", "str", "function-after"}
+    return isinstance(part, str) and part in {
+        "datetime", "float", "int", "str", "function-after", "constrained-float",
+        "constrained-str"}

@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
+from ..errors import ValidationError
 from ..job import Job, Priority
 from ..keys import STATUSES
 from ..ops.pagination import MAX_PAGE
@@ -26,7 +27,24 @@ JsonInt = Annotated[int, BeforeValidator(_no_bool_or_text)]
 StrictFloat = Annotated[float, Field(strict=True, allow_inf_nan=False)]
 MAX_UNIX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 PRIORITY_SPELLINGS: tuple[str, ...] = Priority.spellings()
-PriorityName = Literal[PRIORITY_SPELLINGS]  # type: ignore[valid-type]
+
+
+def _priority_spelling(value: Any) -> Any:
+    """The library's one spelling rule (`Priority.parse`): any case, aliases to their
+    priority; anything else is left for the literal to refuse."""
+    if isinstance(value, str):
+        try:
+            return Priority.parse(value).value
+        except ValidationError:
+            return value
+    return value
+
+
+PriorityName = Annotated[
+    Literal[PRIORITY_SPELLINGS],  # type: ignore[valid-type]
+    BeforeValidator(_priority_spelling),
+    Field(description="high, normal (or medium) or low, in any case."),
+]
 StatusName = Literal[STATUSES]  # type: ignore[valid-type]
 
 
@@ -54,14 +72,26 @@ class JobIn(BaseModel):
         None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LEN,
         description="A replay with the same key returns the original job (200).",
     )
+    scheduled_at: StrictFloat | None = Field(
+        None, gt=0, le=MAX_UNIX_S,
+        description="run_at in unix seconds, as Go job-queue clients name it.",
+    )
 
     def to_request(self, idempotency_key: str | None) -> JobRequest:
-        run_at: datetime | float | None = self.run_at
         return JobRequest(
             type=self.type, payload=self.payload, priority=self.priority, delay=self.delay,
-            run_at=run_at, max_retries=self.max_retries, timeout=self.timeout,
+            run_at=self.due(), max_retries=self.max_retries, timeout=self.timeout,
             idempotency_key=idempotency_key,
         )
+
+    def due(self) -> datetime | float | None:
+        """run_at, or scheduled_at (one of the two)."""
+        if self.scheduled_at is None:
+            return self.run_at
+        if self.run_at is not None:
+            raise ValidationError("give run_at or scheduled_at, not both",
+                                  field="scheduled_at")
+        return self.scheduled_at
 
 
 class BatchIn(BaseModel):

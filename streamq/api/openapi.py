@@ -13,9 +13,11 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, Field, TypeAdapter, create_model
 
 from ..app import App
+from .compat import CompatJobIn
 from .models import BatchIn, JobIn
 from .problems import PROBLEM_CONTENT_TYPE, Problem
-from .routes import ROUTES, Route
+from .routes import Route
+from .table import ROUTES
 
 REF = "#/components/schemas/{model}"
 STATUS_TEXT = {
@@ -72,7 +74,8 @@ def build_openapi(app: App) -> dict[str, Any]:
     jobs: Any = GenericAlias(list, (job_body,))
     batch = create_model("Batch", __base__=BatchIn, jobs=(
         jobs, Field(min_length=1, max_length=app.settings.api_max_batch_jobs)))
-    bodies = {"job": schemas.of(job_body, "validation"), "batch": schemas.of(batch, "validation")}
+    bodies = {"job": schemas.of(job_body, "validation"), "batch": schemas.of(batch, "validation"),
+              "compat": schemas.of(CompatJobIn, "validation")}
     problem = schemas.of(Problem)
     paths: dict[str, Any] = {}
     for route in ROUTES:

@@ -82,6 +82,14 @@ class MethodNotAllowed(StreamqError):
     title = "Method not allowed"
 
 
+class HeadersTooLarge(StreamqError):
+    """Raised when the request line or a header field is over the server's limit."""
+
+    code = "headers-too-large"
+    http_status = 431
+    title = "Request header fields too large"
+
+
 class BadRequest(StreamqError):
     """Raised for a request refused by the HTTP layer for any other reason."""
 
@@ -117,7 +125,8 @@ class Problem(BaseModel):
     title: str
     status: int
     detail: str
-    instance: str = Field(description="The request path.")
+    instance: str | None = Field(
+        None, description="The request path (absent when the request could not be parsed).")
     code: str
     field: str | None = Field(None, description="The offending request field, if any.")
     errors: list[dict[str, Any]] | None = Field(None, description="Validation errors.")
@@ -129,7 +138,7 @@ GENERIC_DETAIL = {
 }
 
 
-def problem_of(error: StreamqError, path: str) -> Problem:
+def problem_of(error: StreamqError, path: str | None) -> Problem:
     """The problem body; a server-side error's detail is generic (no internal addresses)."""
     return Problem(
         type=TYPE_PREFIX + error.code,
@@ -143,8 +152,10 @@ def problem_of(error: StreamqError, path: str) -> Problem:
     )
 
 
-def problem_response(error: StreamqError, path: str) -> web.Response:
+def problem_response(error: StreamqError, path: str | None) -> web.Response:
     headers = {}
+    if isinstance(error, MethodNotAllowed):
+        headers["Allow"] = ", ".join(error.detail.get("allow", ()))
     if isinstance(error, QueueFull):
         headers["Retry-After"] = str(error.retry_after_s)
     if isinstance(error, BackendUnavailable):
@@ -172,11 +183,14 @@ def _plain(errors: Any) -> list[dict[str, Any]] | None:
     ]
 
 
-def _from_http(exc: web.HTTPException) -> StreamqError:
+def _from_http(exc: web.HTTPException, request: web.Request) -> StreamqError:
     if exc.status == 404:
-        return RouteNotFound(f"no route for {exc.reason.lower()}")
-    if exc.status == 405:
-        return MethodNotAllowed("this route does not serve that method")
+        return RouteNotFound(f"no route for {request.method} {request.path}")
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        allow = sorted(exc.allowed_methods)
+        return MethodNotAllowed(
+            f"{request.path} does not serve {exc.method}; it serves {', '.join(allow)}",
+            allow=allow)
     if exc.status == 413:
         return BodyTooLarge("request body is over the size limit")
     if exc.status < 500:
@@ -196,7 +210,7 @@ async def problems_middleware(request: web.Request, handler: Handler) -> web.Str
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return problem_response(_from_http(exc), request.path)
+        return problem_response(_from_http(exc, request), request.path)
     except Exception:
         log.exception("unhandled error in %s %s", request.method, request.path)
         return problem_response(InternalError("unhandled error"), request.path)

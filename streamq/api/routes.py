@@ -66,7 +66,12 @@ def _key(request: web.Request, body_key: str | None) -> str | None:
 
 
 async def submit_job(request: web.Request) -> web.Response:
-    job_in = parse_model(JobIn, await _body(request))
+    job, created = await submit(request, parse_model(JobIn, await _body(request)))
+    return _json(job, 202 if created else 200, f"/jobs/{job.id}")
+
+
+async def submit(request: web.Request, job_in: JobIn) -> tuple[Job, bool]:
+    """Store one job and read it back; True when it was created (False: a replay)."""
     job_request = job_in.to_request(_key(request, job_in.idempotency_key))
     app = client(request)
     [result] = await call(request, app.enqueue_many([job_request]))
@@ -77,7 +82,7 @@ async def submit_job(request: web.Request) -> web.Response:
             raise
         # The job is written: a 503 now would make the client submit it a second time.
         job = _as_written(app, job_request, result)
-    return _json(job, 202 if result.created else 200, f"/jobs/{job.id}")
+    return job, result.created
 
 
 def _as_written(app: App, job_request: JobRequest, result: EnqueueResult) -> Job:

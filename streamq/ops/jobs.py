@@ -37,12 +37,43 @@ async def retry(store: Store, queues: Sequence[str], job_id: str) -> Job:
 
 
 async def wait_for(
-    store: Store, queues: Sequence[str], job_id: str, timeout_s: float, poll_s: float
+    store: Store, queues: Sequence[str], job_id: str, timeout_s: float, block_ms: int
 ) -> Job:
-    """Poll until the job reaches a terminal state; TimeoutError after timeout_s."""
+    """The job once it reaches a terminal state; TimeoutError after timeout_s.
+
+    Woken by the job's own events, not by polling: a blocking XREAD on its queue's events
+    stream returns as soon as a state change is written. The stream position is taken
+    before the record is read, so an end written in between is still seen. The record is
+    read again when an event of the job arrives, after a quiet `block_ms`, and after a
+    full batch (the capped stream may have been trimmed past us). With events turned off
+    (`events_max_entries = 0`) it polls, backing off from 50 ms to 1 s."""
     with anyio.fail_after(timeout_s):
+        job = await get_job(store, queues, job_id)
+        if job.status.terminal:
+            return job
+        if store.settings.events_max_entries == 0:
+            return await _poll(store, job)
+        after = await store.events_last_ids([job.queue])
         while True:
-            job = await get_job(store, queues, job_id)
+            job = await get_job(store, [job.queue], job_id)
             if job.status.terminal:
                 return job
-            await anyio.sleep(poll_s)
+            while True:
+                events = await store.read_events(after, block_ms, EVENT_BATCH)
+                for event in events:
+                    after[event.queue] = event.id
+                if (not events or len(events) == EVENT_BATCH
+                        or any(e.job_id == job_id for e in events)):
+                    break
+
+
+EVENT_BATCH = 500
+
+
+async def _poll(store: Store, job: Job) -> Job:
+    delay = 0.05
+    while not job.status.terminal:
+        await anyio.sleep(delay)
+        delay = min(1.0, delay * 2)
+        job = await get_job(store, [job.queue], job.id)
+    return job

@@ -56,16 +56,9 @@ class Control(StoreBase):
         JobNotFound (no record) or InvalidTransition (not failed or cancelled)."""
         k = self.keys(queue)
         reply = await self.scripts.requeue(
-            keys=[
-                k.job(job_id),
-                *k.streams,
-                k.dead,
-                k.index("failed"),
-                k.index("cancelled"),
-                k.index("queued"),
-                k.events,
-            ],
-            args=[self.now_arg(), self.settings.events_max_entries, job_id, *dead_entries],
+            keys=self._requeue_keys(queue, job_id),
+            args=[self.now_arg(), self.settings.events_max_entries, job_id, k.wake_channel,
+                  *dead_entries],
         )
         code, status = RequeueCode(int(reply[0])), as_str(reply[1])
         if code is RequeueCode.NO_RECORD:
@@ -87,14 +80,17 @@ class Control(StoreBase):
         pipe = self.redis.pipeline(transaction=False)
         for job_id, entry_id in jobs:
             await self.scripts.requeue(
-                keys=[
-                    k.job(job_id), *k.streams, k.dead, k.index("failed"),
-                    k.index("cancelled"), k.index("queued"), k.events,
-                ],
-                args=[self.now_arg(), self.settings.events_max_entries, job_id, entry_id],
+                keys=self._requeue_keys(queue, job_id),
+                args=[self.now_arg(), self.settings.events_max_entries, job_id,
+                      k.wake_channel, entry_id],
                 client=pipe,
             )
         return [RequeueCode(int(r[0])) for r in await self._execute(pipe)]
+
+    def _requeue_keys(self, queue: str, job_id: str) -> list[str]:
+        k = self.keys(queue)
+        return [k.job(job_id), *k.streams, k.dead, k.index("failed"), k.index("cancelled"),
+                k.index("queued"), k.events, k.scheduled, k.index("scheduled")]
 
     async def dlq_delete(
         self, queue: str, entries: Sequence[tuple[str, str, str, str]]

@@ -38,6 +38,20 @@ class Nodes(StoreBase):
             pipe.hdel(k.worker_info, node)
         await self._execute(pipe)
 
+    async def announced_tasks(self, queue: str) -> dict[str, str]:
+        """Task type -> queue, as the queue's live nodes announce them in their heartbeat
+        (for clients that have no App to check a type against); empty when none does."""
+        k = self.keys(queue)
+        now_ms = await self.redis_time_ms()
+        nodes = [n for n in await self.redis.zrangebyscore(
+            k.workers, now_ms - self.settings.node_ttl_ms, "+inf") if isinstance(n, bytes)]
+        tasks: dict[str, str] = {}
+        for blob in await self.redis.hmget(k.worker_info, nodes) if nodes else []:
+            announced = orjson.loads(blob).get("tasks") if blob else None
+            if isinstance(announced, dict):
+                tasks.update({str(t): str(q) for t, q in announced.items()})
+        return tasks
+
     async def prune_nodes(self, queue: str, now_ms: int) -> list[str]:
         """Forget nodes whose heartbeat is older than `node_ttl_ms`, and delete their
         consumers once nothing is pending under them (DELCONSUMER drops pending entries)."""

@@ -20,6 +20,7 @@ from ..metrics import (
 )
 from ..store import Store
 from ..store.codes import FinishCode
+from .joblog import log_outcome
 from .state import NodeState
 
 log = logging.getLogger("streamq.worker")
@@ -123,6 +124,7 @@ class Completer:
             return
         if code is not FinishCode.APPLIED:
             return
+        log_outcome(o)
         JOBS_PROCESSED.labels(d.queue, d.type, o.kind.value).inc()
         if o.kind in (OutcomeKind.RETRY, OutcomeKind.FAILED):
             JOBS_FAILED.labels(d.queue, d.type).inc()

@@ -20,6 +20,7 @@ from ..metrics import JOBS_IN_FLIGHT, PROCESSING_SECONDS
 from ..policy import Backoff, decide_failure
 from ..registry import Registry
 from ..store import Store
+from ..task import summarize_errors
 from .state import NodeState
 
 log = logging.getLogger("streamq.worker")
@@ -88,11 +89,11 @@ class Executor:
         """Validate, run the handler under its time limit, and classify the result."""
         task = self.registry.tasks.get(d.type)
         if task is None:
-            return _final(d, "unknown task", "UnknownTaskType", f"no task named {d.type!r}")
+            return _final(d, "unknown task", "UnknownTaskType", self._unknown(d.type))
         try:
             kwargs = task.validate_json(d.payload)
         except pydantic.ValidationError as exc:
-            return _final(d, "invalid payload", "ValidationError", str(exc))
+            return _final(d, "invalid payload", "ValidationError", summarize_errors(exc))
         ctx = self._context(d)
         started = time.perf_counter()
         if self.state.cancel_requested.pop(d.job_id, None) is not None:
@@ -119,6 +120,11 @@ class Executor:
                     reason="timeout",
                 )
         return Outcome(d, OutcomeKind.CANCELLED, reason="cancelled")
+
+    def _unknown(self, type_: str) -> str:
+        known = sorted(self.registry.tasks)
+        shown = ", ".join(known[:10]) + (f" and {len(known) - 10} more" if len(known) > 10 else "")
+        return f"no task named {type_!r} on this worker (it runs {shown or 'no tasks'})"
 
     def _context(self, d: Delivery) -> Context:
         async def progress(queue: str, job_id: str, fraction: float, msg: str | None) -> None:
@@ -167,9 +173,6 @@ class Executor:
         decision = decide_failure(d.attempt, d.max_retries, backoff, requested, final, reason)
         tb = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
         kind = OutcomeKind.RETRY if decision.retry else OutcomeKind.FAILED
-        if not decision.retry:
-            log.warning("job %s (%s) failed for good: %s", d.job_id, d.type, decision.reason,
-                        extra=_fields(d))
         return Outcome(
             d,
             kind,

@@ -6,7 +6,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import anyio
 
@@ -23,12 +23,18 @@ class Heartbeat:
     node holds (owner-checked), so a job longer than the timeout is never taken back."""
 
     def __init__(
-        self, store: Store, state: NodeState, queues: Sequence[str], interval_s: float
+        self,
+        store: Store,
+        state: NodeState,
+        queues: Sequence[str],
+        interval_s: float,
+        tasks: Mapping[str, str] | None = None,
     ) -> None:
         self.store = store
         self.state = state
         self.queues = list(queues)
         self.interval_s = interval_s
+        self.tasks = dict(tasks or {})  # type -> queue, announced for app-less clients
 
     async def run(self) -> None:
         while True:
@@ -37,7 +43,13 @@ class Heartbeat:
 
     async def beat_once(self) -> int:
         """Renew every lease; returns how many were found lost to another consumer."""
-        began = time.monotonic()
+        began = self.state.beat_began = time.monotonic()
+        try:
+            return await self._beat(began)
+        finally:
+            self.state.beat_began = None
+
+    async def _beat(self, began: float) -> int:
         held = list(self.state.held.values())
         lost = await self.store.renew(self.state.name, held)
         # An entry acknowledged by the completer while the renewal was on its way is no
@@ -70,4 +82,5 @@ class Heartbeat:
             "concurrency": self.state.slots.total,
             "in_flight": self.state.slots.busy,
             "queues": self.queues,
+            "tasks": self.tasks,
         }

@@ -15,6 +15,7 @@ from anyio.abc import TaskGroup
 
 from ..ids import new_job_id
 from ..job import Delivery, Outcome
+from ..liveness import keep_touched
 from ..metrics import declare_worker_series
 from ..policy import PriorityOrder
 from ..registry import Registry
@@ -138,7 +139,8 @@ class Node:
         s = self.settings
         for queue in self.queues:
             await supervise("groups", functools.partial(self.store.ensure_groups, queue))
-        heartbeat = Heartbeat(self.store, self.state, self.queues, s.heartbeat_interval_s)
+        heartbeat = Heartbeat(self.store, self.state, self.queues, s.heartbeat_interval_s,
+                              {t.name: t.options.queue for t in self.app.registry.tasks.values()})
         await supervise("heartbeat", lambda: _discard(heartbeat.beat_once()))
         schedulers = {q: Scheduler(self.store, q) for q in self.queues}
         reclaimer = Reclaimer(
@@ -147,6 +149,10 @@ class Node:
         )
         listener = Listener(self.store, self.state, schedulers)
         tg.start_soon(supervise, "heartbeat", heartbeat.run)
+        if s.liveness_file:  # a beat lasts at most a few socket timeouts unless it hangs
+            stuck_s = 3 * s.redis_timeout_s
+            tg.start_soon(keep_touched, s.liveness_file, s.liveness_interval_s,
+                          lambda: not self.state.heartbeat_stuck(stuck_s))
         tg.start_soon(supervise, "reclaimer", reclaimer.run)
         tg.start_soon(supervise, "listener", listener.run)
         for queue, scheduler in schedulers.items():

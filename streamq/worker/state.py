@@ -65,6 +65,8 @@ class NodeState:
     running: dict[str, anyio.CancelScope] = field(default_factory=dict)
     """Cancel scope of each running job, for cancellation requests."""
     lease_valid_until: float = 0.0
+    beat_began: float | None = None
+    """Monotonic time the heartbeat's current beat began; None between beats."""
     stopping: bool = False
     cancel_requested: dict[str, float] = field(default_factory=dict)
     """Jobs asked to stop while fetched but not yet running (job id -> monotonic time)."""
@@ -78,6 +80,11 @@ class NodeState:
 
     def renewed(self, at: float) -> None:
         self.lease_valid_until = at + self.lease_s
+
+    def heartbeat_stuck(self, after_s: float) -> bool:
+        """True while one beat has been running for more than `after_s`."""
+        began = self.beat_began
+        return began is not None and time.monotonic() - began > after_s
 
     def hold(self, d: Delivery) -> None:
         self.held[(d.queue, d.priority, d.entry_id)] = d

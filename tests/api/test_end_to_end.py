@@ -86,10 +86,11 @@ async def test_cancel_running_job_and_retry_it(
     cancelled = await api.delete(f"/jobs/{job_id}")
     assert (await cancelled.json())["status"] == "cancelled"
     scheduled = await submit(api, {"type": "math.add", "payload": {"a": 1, "b": 1},
-                                   "delay": 60})
+                                   "delay": 3})
     await api.delete(f"/jobs/{scheduled}")
     retried = await api.post(f"/jobs/{scheduled}/retry")
     assert retried.status == 202
+    assert (await retried.json())["status"] == "scheduled"  # back to its own time
     assert (await wait_for(api, scheduled, "succeeded"))["result"] == 2
     await assert_problem(await api.post(f"/jobs/{scheduled}/retry"), 409, "invalid-transition")
 

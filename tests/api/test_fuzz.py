@@ -17,7 +17,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import positive_data_acceptance
 
-from streamq.api.routes import ROUTES
+from streamq.api.table import ROUTES
 from streamq.devredis import RedisServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

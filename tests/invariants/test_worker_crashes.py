@@ -33,7 +33,7 @@ async def test_a_60_s_job_with_a_5_s_visibility_timeout_runs_exactly_once(
     job_id = await app.enqueue("ledger.work", {"seconds": 60}, timeout=120)
     workers(redis_url, concurrency=5, env=env)
     workers(redis_url, concurrency=5, env=env)  # a second node, eager to reclaim
-    job = await app.wait_for(job_id, timeout_s=80, poll_s=0.5)
+    job = await app.wait_for(job_id, timeout_s=80)
     assert job.status is JobStatus.SUCCEEDED
     ledger = read_ledger(ledger_path)
     assert counts(ledger, "start") == {job_id: 1}

@@ -37,17 +37,27 @@ def compose() -> dict[str, Any]:
 
 def image_config() -> tuple[list[str], dict[str, str]]:
     """ENTRYPOINT (exec form) and ENV of the Dockerfile's final stage."""
-    text = DOCKERFILE.read_text().replace("\\\n", " ")
-    final = text.split("\nFROM ")[-1]
     entrypoint: list[str] = []
     env: dict[str, str] = {}
-    for line in final.splitlines():
-        word, _, rest = line.strip().partition(" ")
+    for word, rest in _final_stage():
         if word == "ENTRYPOINT":
             entrypoint = json.loads(rest)
         elif word == "ENV":
             env.update(pair.split("=", 1) for pair in rest.split())
     return entrypoint, env
+
+
+def image_healthcheck() -> str:
+    """The shell command of the final stage's HEALTHCHECK (shell form)."""
+    [check] = [rest for word, rest in _final_stage() if word == "HEALTHCHECK"]
+    return check.split(" CMD ", 1)[1].strip()
+
+
+def _final_stage() -> list[tuple[str, str]]:
+    text = DOCKERFILE.read_text().replace("\\\n", " ")
+    final = text.split("\nFROM ")[-1]
+    return [(word, rest) for word, _, rest in (line.strip().partition(" ")
+                                                for line in final.splitlines())]
 
 
 def local_argv(argv: list[str]) -> list[str]:
@@ -68,7 +78,7 @@ class Stack:
         return {**os.environ, **self.image_env, **declared,
                 "STREAMQ_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
                 "STREAMQ_API_HOST": "127.0.0.1", "STREAMQ_METRICS_HOST": "127.0.0.1",
-                **overrides}
+                "STREAMQ_LIVENESS_FILE": str(self.tmp / f"{service}-alive"), **overrides}
 
     def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> None:
         with open(self.tmp / f"{name}.log", "wb") as out:
@@ -152,6 +162,16 @@ def test_compose_declares_what_production_needs() -> None:
     services = compose()["services"]
     redis_command = " ".join(services["redis"]["command"])
     assert "--appendonly yes" in redis_command and "--maxmemory-policy noeviction" in redis_command
+    assert "--maxmemory 768mb" in redis_command
+    assert services["api"]["ports"] == ["127.0.0.1:8000:8000"]  # admin routes, no token
+    for name in ("redis", "api", "worker"):
+        limits = services[name]["deploy"]["resources"]["limits"]
+        assert limits["cpus"] and limits["memory"], name
+    check = image_healthcheck()  # the liveness file, read by the shell: no interpreter
+    assert "STREAMQ_LIVENESS_FILE" in check and "streamq" not in check.replace(
+        "STREAMQ_LIVENESS_FILE", "") and "python" not in check
+    assert "healthcheck" not in services["api"] and "healthcheck" not in services["worker"]
+    assert "--constraint constraints.txt" in DOCKERFILE.read_text()
     assert services["redis"]["healthcheck"]["test"][:2] == ["CMD", "redis-cli"]
     worker = services["worker"]
     assert worker["deploy"]["replicas"] == 3 and "ports" not in worker
@@ -217,9 +237,11 @@ def test_each_service_command_runs_as_a_local_process(stack: Stack) -> None:
                     stack.env("worker", STREAMQ_METRICS_PORT=str(port)))
     base = f"http://127.0.0.1:{api_port}"
     wait_until(lambda: http("GET", f"{base}/readyz")[0] == 200, "the API is ready")
-    for service in ("api", "worker"):
-        check = local_argv(compose()["services"][service]["healthcheck"]["test"][1:])
-        assert subprocess.run(check, env=stack.env(service), timeout=30).returncode == 0
+    for service in ("api", "worker"):  # the image's health check, as Docker runs it
+        alive = Path(stack.env(service)["STREAMQ_LIVENESS_FILE"])
+        wait_until(alive.exists, f"{service} touched its liveness file")
+        probe = ["/bin/sh", "-c", image_healthcheck()]
+        assert subprocess.run(probe, env=stack.env(service), timeout=10).returncode == 0
     status, job = http("POST", f"{base}/jobs", {"type": "demo.add", "payload": {"a": 2, "b": 3}})
     assert status == 202, job
     wait_until(lambda: http("GET", f"{base}/jobs/{job['id']}")[1]["status"] == "succeeded",

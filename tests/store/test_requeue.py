@@ -60,6 +60,25 @@ CASES = [
         "cancelled", fresh("cancelled", priority="high"),
         id="cancelled-back-into-its-priority-stream",
     ),
+    pytest.param(
+        {K.job("j1"): Ttl(record("cancelled", due=NOW + 60_000, reason="cancelled",
+                                 finished=NOW - 10), 600),
+         K.index("cancelled"): ZSet({"j1": NOW - 10})}, [], "cancelled",
+        {K.job("j1"): record("scheduled", due=NOW + 60_000),
+         K.scheduled: ZSet({"j1": NOW + 60_000}), K.index("scheduled"): ZSet({"j1": NOW}),
+         K.events: events(event("j1", "cancelled", "scheduled"))},
+        id="cancelled-while-delayed-waits-again-for-its-time",
+    ),
+    pytest.param(
+        {K.job("j1"): Ttl(record("cancelled", due=NOW - 1, reason="cancelled",
+                                 finished=NOW - 10), 600),
+         K.index("cancelled"): ZSet({"j1": NOW - 10})}, [], "cancelled",
+        {K.job("j1"): record("queued", due=NOW),
+         K.stream("normal"): Stream([(ANY_ID, entry("j1", enq=NOW))]),
+         K.index("queued"): ZSet({"j1": NOW}),
+         K.events: events(event("j1", "cancelled", "queued"))},
+        id="cancelled-delayed-job-past-its-time-runs-at-once",
+    ),
     pytest.param({}, [], Raises(JobNotFound, {"job_id": "j1"}), {}, id="job-missing"),
 ]
 

@@ -35,7 +35,8 @@ async def test_the_node_is_registered_in_each_queue_with_its_in_flight_count(
     store = Store(redis_client, settings_for(), ManualClock())
     state = node_state("n1", concurrency=5)
     state.slots.take(2)
-    heartbeat = Heartbeat(store, state, ["default", "mail"], interval_s=1.0)
+    heartbeat = Heartbeat(store, state, ["default", "mail"], interval_s=1.0,
+                          tasks={"mail.send": "mail"})
     assert await heartbeat.beat_once() == 0
     for queue in ("default", "mail"):
         k = store.keys(queue)
@@ -45,7 +46,8 @@ async def test_the_node_is_registered_in_each_queue_with_its_in_flight_count(
         info = orjson.loads(await redis_client.hget(k.worker_info, "n1") or b"{}")
         assert info == {
             "host": socket.gethostname(), "pid": os.getpid(), "concurrency": 5, "in_flight": 2,
-            "queues": ["default", "mail"], "heartbeat_ms": NOW_MS,
+            "queues": ["default", "mail"], "tasks": {"mail.send": "mail"},
+            "heartbeat_ms": NOW_MS,
         }
 
 
