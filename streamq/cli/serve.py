@@ -1,19 +1,8 @@
-"""The `streamq` command: run workers, the API and the dev stack; submit and inspect jobs.
-
-Every option can also be set with the STREAMQ_* variable that `--help` shows; settings
-(STREAMQ_REDIS_URL, ...) are read from the environment, `.env` and streamq.toml, and a bad
-value stops the command at start with a message naming the variable or the file.
-
-Exit codes: 0 success; 1 failure (a node that crashed, `check` unhealthy, `job --wait`
-timed out); 2 usage or configuration error (a port in use too); 3 job not found; 4 Redis
-unavailable; 5 invalid input (validation, idempotency conflict, invalid state transition,
-queue full).
-"""
+"""Commands that run the system: a worker node (or several), the API, and the dev stack."""
 
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -21,39 +10,14 @@ from collections.abc import Sequence
 import anyio
 import click
 
-from .app import App
-from .cli_client import COMMANDS, EXIT_USAGE, VERBOSE, load, option
-from .cli_config import config, read_settings_or_exit, warn_unknown_variables
-from .logs import configure_logging
-from .settings import parse_priority_weights
-from .worker.processes import child_command, run_children
-
-
-@click.group(context_settings={"auto_envvar_prefix": "STREAMQ", "show_default": True})
-@option("--log-level", default=None, envvar="STREAMQ_LOG_LEVEL",
-        type=click.Choice(["debug", "info", "warning", "error"]),
-        help="Least severe level logged (default: settings, info).")
-@option("--log-format", default=None, envvar="STREAMQ_LOG_FORMAT",
-        type=click.Choice(["auto", "json", "text"]),
-        help="text for a terminal, json in containers (default: settings, text).")
-@option("-v", "--verbose", is_flag=True, envvar="STREAMQ_VERBOSE",
-        help="Say which Redis a command talks to, and where that was set.")
-def main(log_level: str | None, log_format: str | None, verbose: bool) -> None:
-    """streamq: background jobs on Redis Streams.
-
-    Settings come from STREAMQ_* variables, `.env`, and streamq.toml (or [tool.streamq] in
-    pyproject.toml), in that order of precedence: `streamq config` shows them."""
-    settings = read_settings_or_exit()
-    configure_logging(log_level or settings.log_level, log_format or settings.log_format)
-    warn_unknown_variables(main)
-    click.get_current_context().meta[VERBOSE] = verbose
-
-
-for _command in [*COMMANDS, config]:
-    main.add_command(_command)
-
-
-# -- running ---------------------------------------------------------------------------------
+from ..app import App
+from ..settings import parse_priority_weights
+from ..worker.processes import child_command, run_children
+from .common import (
+    EXIT_USAGE,
+    load,
+    option,
+)
 
 
 def _weights(value: str | None) -> dict[str, int] | None:
@@ -65,7 +29,7 @@ def _weights(value: str | None) -> dict[str, int] | None:
         raise click.BadParameter(str(exc), param_hint="--priority-weights") from None
 
 
-@main.command()
+@click.command()
 @click.argument("app_spec", metavar="APP")
 @option("-c", "--concurrency", type=click.IntRange(1, 10_000), default=None,
               envvar="STREAMQ_CONCURRENCY", help="Jobs in flight per node.")
@@ -115,7 +79,7 @@ def worker(
 def _serve_metrics(host: str, port: int) -> None:
     from prometheus_client import start_http_server
 
-    from .metrics import REGISTRY
+    from ..metrics import REGISTRY
 
     try:
         start_http_server(port, host, registry=REGISTRY)
@@ -126,14 +90,14 @@ def _serve_metrics(host: str, port: int) -> None:
     logging.getLogger("streamq").info("metrics on http://%s:%d/metrics", host, port)
 
 
-@main.command()
+@click.command()
 @click.argument("app_spec", metavar="APP")
 @option("--host", default="127.0.0.1", envvar="STREAMQ_API_HOST",
         help="Address to listen on (0.0.0.0 in a container).")
 @option("--port", type=click.IntRange(1, 65_535), default=8000, envvar="STREAMQ_API_PORT")
 def api(app_spec: str, host: str, port: int) -> None:
     """Serve the HTTP API of APP (no worker: run `streamq worker` beside it)."""
-    from .api import run_api
+    from ..api import run_api
 
     application = load(app_spec)
     run_api(application, bind_or_exit(host, port))
@@ -141,7 +105,7 @@ def api(app_spec: str, host: str, port: int) -> None:
 
 def bind_or_exit(host: str, port: int) -> socket.socket:
     """The API's listening socket; a taken port exits 2 with one line."""
-    from .api.listen import PortUnavailable, listen_socket
+    from ..api.listen import PortUnavailable, listen_socket
 
     try:
         return listen_socket(host, port)
@@ -158,7 +122,7 @@ def run_node(
     burst: bool = False,
     grace_period_s: float | None = None,
 ) -> int:
-    from .worker import Node
+    from ..worker import Node
 
     async def go() -> int:
         node = Node(  # inside the loop: its cancel scopes and events belong to it
@@ -182,7 +146,7 @@ def run_node(
     return anyio.run(go)
 
 
-@main.command()
+@click.command()
 @click.argument("app_spec", metavar="APP", default="streamq.demo:app")
 @option("-c", "--concurrency", type=click.IntRange(1, 10_000), default=None)
 @option("--seed/--no-seed", default=True,
@@ -201,10 +165,7 @@ def dev(
 ) -> None:
     """Run the API, a worker and its scheduler in one process, on a private redis-server
     (it prints where) when STREAMQ_REDIS_URL is unset."""
-    from .dev import run_dev
+    from ..dev import run_dev
 
     sys.exit(run_dev(app_spec, concurrency, seed, bind_or_exit(host, port), exit_after))
 
-
-if __name__ == "__main__":  # pragma: no cover
-    main(prog_name=os.path.basename(sys.argv[0]))

@@ -9,8 +9,8 @@ import click
 import orjson
 from pydantic import BaseModel
 
-from .job import Job
-from .stats import QueueStats
+from ..job import Job
+from ..stats import QueueStats
 
 
 def echo_json(value: Any) -> None:

@@ -11,11 +11,11 @@ import click
 import orjson
 import pydantic
 
-from .config_file import FILE_NAME, PYPROJECT, find_config_file
-from .config_report import explain, sources
-from .env_check import option_variables, setting_variables, unknown_variables
-from .errors import ConfigurationError
-from .settings import Settings
+from ..config_file import FILE_NAME, PYPROJECT, find_config_file
+from ..config_report import explain, sources
+from ..env_check import option_variables, setting_variables, unknown_variables
+from ..errors import ConfigurationError
+from ..settings import Settings
 
 log = logging.getLogger("streamq")
 
@@ -73,7 +73,7 @@ def config(as_json: bool) -> None:
                                  "settings": [r.as_dict() for r in rows]},
                                 option=orjson.OPT_INDENT_2).decode())
         return
-    from .cli_output import table
+    from .render import table
 
     click.echo(f"settings file: {where}")
     click.echo(table(["SETTING", "VALUE", "SOURCE"], [[r.name, r.value, r.source]
