@@ -38,7 +38,7 @@ def _skewed(skew_s: int) -> dict[str, object]:
     if lib:
         return {"env": {"LD_PRELOAD": lib[0], "FAKETIME": f"{skew_s:+d}s",
                         "FAKETIME_DONT_FAKE_MONOTONIC": "1"}}
-    return {"env": {"STREAMQ_TEST_SKEW_S": str(skew_s)}, "module": "tests.support.skewed"}
+    return {"env": {"STREAMQTEST_SKEW_S": str(skew_s)}, "module": "tests.support.skewed"}
 
 
 @pytest.mark.parametrize(

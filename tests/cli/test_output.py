@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import anyio
 from click.testing import CliRunner
-from streamq.cli.render import table
 
 from streamq import JobStatus, Settings
 from streamq.cli import main
+from streamq.cli.render import table
 from tests.api.tasks import make_app
 from tests.support.nodes import running_node
 

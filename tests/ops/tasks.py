@@ -16,7 +16,7 @@ from tests.support.ledger import record
 app = App()
 
 
-if os.environ.get("STREAMQ_TEST_CRON"):
+if os.environ.get("STREAMQTEST_CRON"):
 
     @app.cron("* * * * * *", name="control.tick")
     async def tick(ctx: Context) -> str:

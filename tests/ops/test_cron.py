@@ -165,7 +165,7 @@ async def test_two_worker_processes_fire_each_tick_once_for_10_s(
     redis_url: str, settings_for: Callable[..., Settings], tmp_path: Path, redis_client: Redis
 ) -> None:
     ledger = tmp_path / "ledger"
-    env = {"STREAMQ_TEST_CRON": "1"}
+    env = {"STREAMQTEST_CRON": "1"}
     workers = [
         WorkerProcess(redis_url, app_spec="tests.ops.tasks:app", ledger=ledger,
                       concurrency=4, env=env).start()

@@ -3,7 +3,7 @@ processes that run it and read by the test.
 
 One line per event, `event job_id attempt pid time_ms`, appended with O_APPEND in one
 write, so that what a handler did survives a SIGKILL of its process. The time is the
-handler's own wall clock (ms since the epoch). The file is named by `STREAMQ_TEST_LEDGER`
+handler's own wall clock (ms since the epoch). The file is named by `STREAMQTEST_LEDGER`
 (set by tests/support/procs.py); without it handlers record nothing.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from streamq import Context
 
-LEDGER_ENV = "STREAMQ_TEST_LEDGER"
+LEDGER_ENV = "STREAMQTEST_LEDGER"
 
 
 def record(event: str, ctx: Context) -> None:
