@@ -37,7 +37,7 @@ from tests.support.topology import LocalCluster, LocalSentinel
 
 pytestmark = pytest.mark.chaos
 
-SIZES = sizes(ci={"kills": 1, "before_s": 3, "after_s": 4, "rate": 100, "job_s": 0.05},
+SIZES = sizes(ci={"kills": 1, "before_s": 2, "after_s": 3, "rate": 100, "job_s": 0.05},
               soak={"kills": 3, "before_s": 15, "after_s": 20, "rate": 300, "job_s": 0.05})
 
 
