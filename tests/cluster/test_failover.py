@@ -167,9 +167,13 @@ async def _run(
         "producer_resume_s": [first_after(accepts, k.promoted) for k in kills],
         "api_resume_s": [first_after(api_accepts, k.promoted) for k in kills],
         "api_answers": dict(via_api.log.statuses()),
+        "actor_crashes": sum(  # outages are waited out; a crash is logged as one
+            " crashed (" in line for path in ledger_path.parent.glob("worker-*.log")
+            for line in path.read_text(errors="replace").splitlines()),
     }
     report.assert_clean()
     assert all(w.alive() for w in pool), "workers must ride out the failover themselves"
+    assert figures["actor_crashes"] == 0, figures
     assert api.alive() and set(via_api.log.statuses()) <= {202, 503}, figures
     for resume in ("worker_resume_s", "producer_resume_s", "api_resume_s"):
         assert max(figures[resume]) <= 5.0, figures
