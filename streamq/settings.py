@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     )
 
     redis_url: str | None = Field(
-        None, description="Redis URL. Unset: `streamq dev` starts a private local Redis."
+        None, description="Redis URL: redis://, rediss://, unix://, redis+cluster:// (seed "
+        "nodes) or redis+sentinel:// (sentinels and service). Unset: `streamq dev` starts a "
+        "private local Redis."
     )
     prefix: str = Field("streamq", min_length=1, description="Prefix of every Redis key.")
     queue: str = Field("default", min_length=1, description="Queue of tasks that name none.")

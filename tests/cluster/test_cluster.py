@@ -13,7 +13,7 @@ import redis
 from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
-from streamq import App, BackendUnavailable, Settings
+from streamq import App, BackendUnavailable, Context, Settings
 from streamq.api import create_app
 from streamq.cli import main
 from streamq.keys import QueueKeys
@@ -186,3 +186,72 @@ async def test_unreachable_seeds_and_a_server_not_in_cluster_mode_are_outages(
                 await app.ping()
             with pytest.raises(BackendUnavailable):
                 await app.enqueue("any.task", {})
+
+
+async def test_delays_retries_keys_limits_cancellation_and_cron_on_a_cluster(
+    cluster: LocalCluster, settings_on: Callable[..., Settings]
+) -> None:
+    """Each feature on the queue of another primary: a delayed job promoted, a retry after
+    a failure, an idempotency key replayed, a per-type limit held, a running job cancelled
+    (over the cluster-wide cancel channel) and a cron fired once per tick."""
+    app = App(settings_on(cluster.url))
+    calls: dict[str, int] = {}
+    running = peak = 0
+    ticks: list[str] = []
+
+    @app.task("emails.flaky", queue="emails", max_retries=2, retry_backoff=0.01)
+    async def flaky(ctx: Context) -> int:
+        calls[ctx.job_id] = calls.get(ctx.job_id, 0) + 1
+        if ctx.attempt == 1:
+            raise RuntimeError("first attempt fails")
+        return ctx.attempt
+
+    @app.task("images.limited", queue="images", concurrency=2)
+    async def limited() -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await anyio.sleep(0.05)
+        running -= 1
+
+    stopped: list[bool] = []
+
+    @app.task("billing.long", queue="billing", timeout=60)
+    async def long() -> None:
+        try:
+            await anyio.sleep(60)
+        except anyio.get_cancelled_exc_class():
+            stopped.append(True)
+            raise
+
+    @app.cron("* * * * * *", name="billing.tick", queue="billing")
+    async def tick(ctx: Context) -> None:
+        ticks.append(ctx.job_id)
+
+    try:
+        delayed = await app.enqueue("emails.flaky", delay=0.5)
+        keyed = await app.enqueue("emails.flaky", idempotency_key="order-1")
+        assert await app.enqueue("emails.flaky", idempotency_key="order-1") == keyed
+        limited_ids = [await app.enqueue("images.limited") for _ in range(8)]
+        long_id = await app.enqueue("billing.long")
+        async with running_node(app, concurrency=10):
+            for job_id in (delayed, keyed):
+                job = await app.wait_for(job_id, timeout_s=10)
+                assert (job.status, job.attempt, job.result) == ("succeeded", 2, 2)
+            for job_id in limited_ids:
+                assert (await app.wait_for(job_id, timeout_s=10)).status == "succeeded"
+            with anyio.fail_after(10):
+                while (await app.get_job(long_id)).status != "processing":  # type: ignore[union-attr]
+                    await anyio.sleep(0.05)
+            await app.cancel(long_id)
+            assert (await app.wait_for(long_id, timeout_s=10)).status == "cancelled"
+            with anyio.fail_after(5):  # the handler itself was stopped
+                while not stopped:
+                    await anyio.sleep(0.05)
+            with anyio.fail_after(10):
+                while len(ticks) < 2:
+                    await anyio.sleep(0.05)
+        assert peak <= 2 and calls == {delayed: 2, keyed: 2}
+        assert len(set(ticks)) == len(ticks)
+    finally:
+        await app.close()

@@ -75,8 +75,9 @@ def render(entries: list[dict[str, Any]]) -> str:
     lines = [
         "# streamq reliability report",
         "",
-        "Written by `tests/chaos` (`.venv/bin/pytest -m soak tests/chaos`). Each scenario",
-        "lists its size and the figures it measured; the assertions of the tests hold them.",
+        "Written by `tests/chaos` and `tests/cluster` (`.venv/bin/pytest -m soak tests/chaos",
+        "tests/cluster`). Each scenario lists its size and the figures it measured; the",
+        "assertions of the tests hold them.",
         "",
     ]
     lines += ["| scenario | tier | accepted | lost | re-runs (all explained by a fault) |",

@@ -144,6 +144,12 @@ class LocalCluster:
         _wait("a replica took over", taken_over, timeout_s)
         return time.monotonic() - began
 
+    def rejoin(self, server: RedisServer, timeout_s: float = 30) -> None:
+        """Restart a killed node on its data dir; it comes back as a replica of the node
+        that replaced it. Returns once every replica is in sync again."""
+        server.start()
+        _wait("the restarted node rejoined as a replica", self._settled, timeout_s)
+
     def flushall(self) -> None:
         for server in self.primaries():
             with redis.Redis(port=server.port) as r:
@@ -226,9 +232,11 @@ class LocalSentinel:
         for sentinel in self.sentinels:
             with redis.Redis(port=sentinel.port, decode_responses=True) as r:
                 state = r.sentinel_master(SERVICE)
-            if state["num-other-sentinels"] != 2 or state["num-slaves"] < 1:
+                replicas = r.sentinel_slaves(SERVICE)
+            if state["num-other-sentinels"] != 2 or state["is_sdown"] or state["is_odown"]:
                 return False
-            if state["is_sdown"] or state["is_odown"]:
+            if not any(not x["is_sdown"] and x.get("master-link-status") == "ok"
+                       for x in replicas):
                 return False
         return True
 
@@ -242,6 +250,12 @@ class LocalSentinel:
             except (redis.RedisError, OSError):
                 continue
         raise AssertionError("no sentinel answers")
+
+    def rejoin(self, server: RedisServer, timeout_s: float = 30) -> None:
+        """Restart a killed primary on its data dir; the sentinels make it a replica of
+        the promoted one. Returns once it is in sync and the sentinels agree."""
+        server.start()
+        _wait("the old primary rejoined as a replica", self._settled, timeout_s)
 
     def flushall(self) -> None:
         with redis.Redis(port=self.current_primary()) as r:
