@@ -51,11 +51,14 @@ class Heartbeat:
 
     async def _beat(self, began: float) -> int:
         held = list(self.state.held.values())
+        # Leases that ran out before this beat (the node was frozen or cut off) may have
+        # been taken by another node, whatever this node's completer is doing with them.
+        expired = began >= self.state.lease_valid_until > 0
         lost = await self.store.renew(self.state.name, held)
         # An entry acknowledged by the completer while the renewal was on its way is no
-        # longer pending either: only entries still held, and not being persisted, were
-        # really lost (a late outcome of a really lost one is counted as stale).
-        lost = [d for d in lost if self._still_running(d)]
+        # longer pending either: only entries still held, and not being persisted while
+        # their leases were valid, were really lost (a late outcome is fenced off as stale).
+        lost = [d for d in lost if self._still_running(d, expired)]
         if lost:  # one line per beat, however many: a lost group can take hundreds at once
             log.warning(
                 "leases of %d jobs were lost (node frozen or cut off past its visibility "
@@ -71,9 +74,9 @@ class Heartbeat:
         self.state.renewed(began)
         return len(lost)
 
-    def _still_running(self, d: Delivery) -> bool:
+    def _still_running(self, d: Delivery, expired: bool) -> bool:
         key = (d.queue, d.priority, d.entry_id)
-        return self.state.held.get(key) is d and key not in self.state.persisting
+        return self.state.held.get(key) is d and (expired or key not in self.state.persisting)
 
     def info(self) -> dict[str, object]:
         return {
