@@ -3,7 +3,7 @@ delegation to the module of its concern (`requests`, `ops.*`), each given the St
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -23,6 +23,7 @@ from .store import EnqueueResult, EnqueueSpec, Store
 from .task import Task
 
 if TYPE_CHECKING:
+    from .history import HistoryArchive, HistoryPage
     from .sync import SyncClient
 
 P = ParamSpec("P")
@@ -38,6 +39,7 @@ class App:
         self.registry = Registry(self.settings)
         self._redis: Client | None = None
         self._store: Store | None = None
+        self._history: HistoryArchive | None = None
 
     # -- declaration -------------------------------------------------------------------------
 
@@ -94,7 +96,21 @@ class App:
             self._store = Store(self.redis, self.settings)
         return self._store
 
+    @property
+    def history_archive(self) -> HistoryArchive | None:
+        """The job history archive, when `history_url` is set (connects on first use)."""
+        if self._history is None and self.settings.history_url:
+            from .history import HistoryArchive
+
+            self._history = HistoryArchive(
+                self.settings.history_url, self.settings.history_retention_days
+            )
+        return self._history
+
     async def close(self) -> None:
+        if self._history is not None:
+            await self._history.close()
+            self._history = None
         if self._redis is not None:
             await self._redis.aclose()
             self._redis = None
@@ -173,8 +189,13 @@ class App:
     # -- one job -----------------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job:
-        """The job's record; raises JobNotFound when none (or its retention expired)."""
-        return await jobs.get_job(self.store, self.queues, job_id)
+        """The job's record; once Redis has forgotten it, its last archived state (`source`
+        "history") when a history archive is configured; JobNotFound when neither has it."""
+        if self.history_archive is None:
+            return await jobs.get_job(self.store, self.queues, job_id)
+        from .history import get_job
+
+        return await get_job(self.store, self.queues, self.history_archive, job_id)
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a job that has not finished; a running handler is stopped on its node."""
@@ -243,6 +264,29 @@ class App:
         """Remove every dead-letter entry of the queue (default: all the app's queues) and
         forget their jobs; returns how many failed jobs were removed."""
         return await dlq.purge(self.store, queues_in_scope(self.queues, queue))
+
+    async def history(
+        self,
+        *,
+        status: str | None = None,
+        type: str | None = None,
+        queue: str | None = None,
+        since: datetime | float | None = None,
+        until: datetime | float | None = None,
+        payload: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        error_type: str | None = None,
+        fingerprint: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> HistoryPage:
+        """Archived jobs, newest finished first (see `streamq.history`). `payload` maps a
+        dotted path to a value: {"customer.id": "1234"} finds payloads holding it there.
+        Raises HistoryUnavailable without an archive configured or reachable."""
+        from .history import build_filter, history_page
+
+        flt = build_filter(status=status, type=type, queue=queue, since=since, until=until,
+                           payload=payload, error_type=error_type, fingerprint=fingerprint)
+        return await history_page(self.history_archive, flt, limit, cursor)
 
     # -- queues ------------------------------------------------------------------------------
 

@@ -97,6 +97,14 @@ class BackendUnavailable(StreamqError):
     title = "Redis unavailable"
 
 
+class HistoryUnavailable(BackendUnavailable):
+    """Raised when the history archive (PostgreSQL) cannot be reached or used."""
+
+    code = "history-unavailable"
+    http_status = 503
+    title = "History archive unavailable"
+
+
 class Retry(Exception):
     """Raised by a handler to retry the job after `delay` seconds (or the backoff policy)."""
 

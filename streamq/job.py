@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 from pydantic import BaseModel, ConfigDict
@@ -92,6 +92,8 @@ class Job(BaseModel):
     result_omitted: bool = False
     """In a listing page: True when the payload or result was larger than the page's
     preview bound, and left out; `GET /jobs/{id}` (`get_job`) has it in full."""
+    source: Literal["redis", "history"] = "redis"
+    """Where the record was read: Redis, or the history archive once Redis forgot it."""
 
     @classmethod
     def from_record(cls, job_id: str, queue: str, raw: dict[bytes, bytes]) -> Job:

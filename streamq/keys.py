@@ -16,6 +16,7 @@ from .job import JobStatus, Priority
 PRIORITIES: tuple[str, ...] = tuple(p.value for p in Priority)
 STATUSES: tuple[str, ...] = tuple(s.value for s in JobStatus)
 GROUP = "workers"
+ARCHIVE_GROUP = "archivers"
 
 QUEUE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]{0,199}")
 """A queue name: 1 to 200 letters, digits, `_`, `.`, `:` or `-`, not starting with a
@@ -120,6 +121,12 @@ class QueueKeys:
         """Zset of queued ids of a limited type parked while the type is at its limit."""
         return f"{self.base}:waiting:{job_type}"
 
+    @property
+    def archive(self) -> str:
+        """Stream of terminal jobs waiting to be written to the history archive (consumer
+        group `archivers`); each entry is the job's record as it finished."""
+        return f"{self.base}:archive"
+
     def all_static(self) -> list[str]:
         """Every fixed (non per-job) key of the queue, for slot checks and inspection."""
         return [
@@ -135,6 +142,7 @@ class QueueKeys:
             self.index_all,
             self.types,
             self.cron,
+            self.archive,
         ]
 
 

@@ -134,6 +134,23 @@ class Settings(BaseSettings):
         "text", description="text (a readable line), json (one object a line: containers "
         "set it), or auto (text on a terminal, json otherwise)."
     )
+    # -- job history archive (PostgreSQL, extra `streamq[postgres]`) -------------------------
+    history_url: str | None = Field(
+        None, description="PostgreSQL URL of the job history archive (postgresql://...); "
+        "unset: no archive.",
+    )
+    history_retention_days: int = Field(
+        30, ge=1, le=36_500, description="Days archived jobs are kept (whole daily partitions "
+        "are dropped).",
+    )
+    history_batch_size: int = Field(
+        500, ge=1, le=10_000, description="Terminal jobs written to the archive in one "
+        "transaction at most.",
+    )
+    history_max_backlog: int = Field(
+        1_000_000, ge=1_000, description="Entries a queue's archive stream holds at most while "
+        "the archive is behind (PostgreSQL down); past it the oldest are dropped unarchived.",
+    )
 
     @field_validator("redis_url")
     @classmethod
@@ -182,6 +199,15 @@ class Settings(BaseSettings):
         if any(w < 1 for w in value.values()):
             raise ValueError("weights must be positive integers")
         return {p: value.get(p, 1) for p in PRIORITIES}
+
+    @field_validator("history_url")
+    @classmethod
+    def _check_history_url(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL")
+        return value
 
     @model_validator(mode="after")
     def _check_timings(self) -> Settings:

@@ -136,6 +136,10 @@ GENERIC_DETAIL = {
     503: "Redis is unavailable or slow; try again shortly (the server log has the cause).",
     500: "internal error; see the server log",
 }
+GENERIC_DETAIL_BY_CODE = {
+    "history-unavailable": "The history archive is unavailable or slow; try again shortly "
+    "(the server log has the cause).",
+}
 
 
 def problem_of(error: StreamqError, path: str | None) -> Problem:
@@ -144,7 +148,9 @@ def problem_of(error: StreamqError, path: str | None) -> Problem:
         type=TYPE_PREFIX + error.code,
         title=error.title,
         status=error.http_status,
-        detail=GENERIC_DETAIL.get(error.http_status, error.message),
+        detail=GENERIC_DETAIL_BY_CODE.get(
+            error.code, GENERIC_DETAIL.get(error.http_status, error.message)
+        ),
         instance=path,
         code=error.code,
         field=getattr(error, "field", None),

@@ -1,7 +1,9 @@
 --[[ _lib: helpers prepended to every script (scripts.py joins them; Lua has no include).
   now_ms(arg)        the caller's clock when arg > 0, else Redis TIME (one clock for all nodes)
   emit(...)          append a state change to the capped events stream (maxlen 0 disables)
-  index_move(...)    move a job id between two status indices ]]
+  index_move(...)    move a job id between two status indices
+  archive(...)       copy a job's record, as it has just become terminal, to the queue's
+                     archive stream for the history archiver (maxlen 0: history is off) ]]
 local function now_ms(arg)
   local n = tonumber(arg)
   if n and n > 0 then return n end
@@ -24,4 +26,11 @@ end
 local function entry_fields(job_id, rec_type, payload, timeout, max_retries, now)
   return {'id', job_id, 'type', rec_type, 'payload', payload, 'timeout', timeout,
           'retries', max_retries, 'enq', now}
+end
+
+local function archive(archive_key, maxlen, job_id, job_key)
+  if maxlen > 0 then
+    redis.call('XADD', archive_key, 'MAXLEN', '~', maxlen, '*', 'id', job_id,
+      unpack(redis.call('HGETALL', job_key)))
+  end
 end

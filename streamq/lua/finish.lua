@@ -1,10 +1,10 @@
 --[[ finish: record a batch of attempts' outcomes, each fenced on its run number.
   KEYS[1..3] streams high, normal, low   KEYS[4] scheduled   KEYS[5] dead
   KEYS[6] index:processing   KEYS[7] index:succeeded   KEYS[8] index:failed
-  KEYS[9] index:retrying     KEYS[10] index:cancelled  KEYS[11] events
-  KEYS[12..] job hash of each outcome
+  KEYS[9] index:retrying     KEYS[10] index:cancelled  KEYS[11] events   KEYS[12] archive
+  KEYS[13..] job hash of each outcome
   ARGV[1] now_ms   ARGV[2] succeeded ttl_ms   ARGV[3] failed ttl_ms   ARGV[4] events maxlen
-  ARGV[5] dead maxlen   ARGV[6] group   ARGV[7] wake channel
+  ARGV[5] dead maxlen   ARGV[6] group   ARGV[7] wake channel   ARGV[8] archive maxlen (0: off)
   then 11 per outcome: job id, stream index (1..3), entry id, run, kind (succeeded|retry|
   failed|cancelled), result json, error, error type, traceback, reason, retry delay ms
   A `cancelled` outcome (the node stopped the handler) is only acknowledged when the job was
@@ -19,12 +19,13 @@
   Returns one code per outcome: 1 applied | 0 stale attempt (fenced off), or stopped without
           a cancel | -1 job missing | 2 acknowledged, job had been cancelled meanwhile
           | 3 stopped, its entry gone: the job was given back ]]
-local scheduled_key, dead_key, events_key = KEYS[4], KEYS[5], KEYS[11]
+local scheduled_key, dead_key, events_key, archive_key = KEYS[4], KEYS[5], KEYS[11], KEYS[12]
 local processing_idx = KEYS[6]
 local final_idx = {succeeded = KEYS[7], failed = KEYS[8], retry = KEYS[9], cancelled = KEYS[10]}
 local now = now_ms(ARGV[1])
 local ok_ttl, failed_ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
 local events_max, dead_max, group, wake = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
+local archive_max = tonumber(ARGV[8])
 local out = {}
 local per = 11
 
@@ -33,10 +34,10 @@ local function pending_anywhere(stream_key, entry_id)
   return ok and p[1] ~= nil
 end
 
-local count = (#ARGV - 7) / per
+local count = (#ARGV - 8) / per
 for i = 0, count - 1 do
-  local a = 7 + i * per
-  local job_key = KEYS[12 + i]
+  local a = 8 + i * per
+  local job_key = KEYS[13 + i]
   local job_id, stream_key = ARGV[a + 1], KEYS[tonumber(ARGV[a + 2])]
   local entry_id, run, kind = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local result, err, err_type, tb, reason = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9],
@@ -106,6 +107,7 @@ for i = 0, count - 1 do
           'attempt', attempt, 'time', now)
       end
     end
+    if kind ~= 'retry' then archive(archive_key, archive_max, job_id, job_key) end
     index_move(processing_idx, final_idx[kind], job_id, now)
     emit(events_key, events_max, job_id, 'processing', to, attempt, now, worker)
     table.insert(out, 1)

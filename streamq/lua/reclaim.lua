@@ -5,18 +5,20 @@
   With check_owner 0 the entries are known deleted from the stream (XAUTOCLAIM's third
   element): the job is recovered from its record when it still points at that entry.
   KEYS[1] stream   KEYS[2] dead   KEYS[3] index:processing   KEYS[4] index:queued
-  KEYS[5] index:failed   KEYS[6] events   KEYS[7..] job hash of each entry
+  KEYS[5] index:failed   KEYS[6] events   KEYS[7] archive   KEYS[8..] job hash of each entry
   ARGV[1] now_ms   ARGV[2] group   ARGV[3] reclaimer consumer   ARGV[4] max deliveries
   ARGV[5] events maxlen   ARGV[6] dead maxlen   ARGV[7] failed ttl_ms   ARGV[8] check_owner
   ARGV[9] count_lost (0 when a stopping node hands its unfinished entries back itself)
+  ARGV[10] archive maxlen (0: off)
   then two per job hash: job id, entry id
   Returns {requeued, dead, dropped} ]]
 local stream_key, dead_key, processing_idx, queued_idx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local failed_idx, events_key = KEYS[5], KEYS[6]
+local failed_idx, events_key, archive_key = KEYS[5], KEYS[6], KEYS[7]
 local now = now_ms(ARGV[1])
 local group, consumer, max_deliveries = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local events_max, dead_max, failed_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local check_owner, count_lost = ARGV[8] == '1', ARGV[9] == '1'
+local archive_max = tonumber(ARGV[10])
 local requeued, dead, dropped = 0, 0, 0
 
 local function release(entry_id)
@@ -24,8 +26,8 @@ local function release(entry_id)
   redis.call('XDEL', stream_key, entry_id)
 end
 
-for i = 7, #KEYS do
-  local job_key, a = KEYS[i], 2 * i - 4
+for i = 8, #KEYS do
+  local job_key, a = KEYS[i], 2 * i - 5
   local job_id, entry_id = ARGV[a], ARGV[a + 1]
   local owned = true
   if check_owner then
@@ -60,6 +62,7 @@ for i = 7, #KEYS do
         index_move(processing_idx, failed_idx, job_id, now)
         redis.call('ZREM', queued_idx, job_id)
         emit(events_key, events_max, job_id, status, 'failed', attempt, now, worker)
+        archive(archive_key, archive_max, job_id, job_key)
         dead = dead + 1
       else
         redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, rec[3], rec[4], rec[5],

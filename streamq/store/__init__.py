@@ -8,6 +8,7 @@ classified once (`classify`): an outage leaves the store as `BackendUnavailable`
 
 from __future__ import annotations
 
+from .archive import Archive, ArchiveEntry, Backlog, ClaimResult
 from .base import Clock
 from .classify import translate_errors
 from .consuming import Consuming
@@ -30,6 +31,9 @@ from .retention import Retention
 from .subscription import Subscription
 
 __all__ = [
+    "ArchiveEntry",
+    "Backlog",
+    "ClaimResult",
     "Clock",
     "DeadEntry",
     "EnqueueResult",
@@ -44,7 +48,7 @@ __all__ = [
 
 
 @translate_errors
-class Store(Producing, Consuming, Recovery, Control, Reads, Nodes, Limits, Retention):
+class Store(Producing, Consuming, Recovery, Control, Reads, Nodes, Limits, Retention, Archive):
     """Every transition and read of jobs in Redis."""
 
     def subscription(self) -> Subscription:

@@ -100,6 +100,13 @@ class StoreBase:
         return keys
 
     @property
+    def archive_maxlen(self) -> int:
+        """Cap of each queue's archive stream, passed to the terminal scripts; 0 when no
+        history archive is configured, so that they write no archive entry at all."""
+        s = self.settings
+        return s.history_max_backlog if s.history_url else 0
+
+    @property
     def cancel_channel(self) -> str:
         """One channel for every queue: a node cancels the jobs it runs, whatever the queue."""
         return f"{self.settings.prefix}:cancel"

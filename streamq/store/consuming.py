@@ -139,6 +139,7 @@ class Consuming(StoreBase):
                 k.index("retrying"),
                 k.index("cancelled"),
                 k.events,
+                k.archive,
                 *(k.job(o.delivery.job_id) for o in batch),
             ]
             args: list[Any] = [
@@ -149,6 +150,7 @@ class Consuming(StoreBase):
                 s.dead_max_entries,
                 GROUP,
                 k.wake_channel,
+                self.archive_maxlen,
             ]
             for o in batch:
                 d = o.delivery

@@ -32,10 +32,11 @@ class Control(StoreBase):
                 k.index("retrying"),
                 k.index("cancelled"),
                 k.events,
+                k.archive,
             ],
             args=[
                 self.now_arg(), s.failed_ttl_s * 1000, s.events_max_entries,
-                self.cancel_channel, job_id,
+                self.cancel_channel, job_id, self.archive_maxlen,
             ],
         )
         code, status = CancelCode(int(reply[0])), as_str(reply[1])

@@ -86,12 +86,14 @@ class Recovery(StoreBase):
                 k.index("queued"),
                 k.index("failed"),
                 k.events,
+                k.archive,
                 *(k.job(job_id) for job_id, _ in pairs),
             ],
             args=[
                 self.now_arg(), GROUP, consumer, s.max_deliveries, s.events_max_entries,
                 s.dead_max_entries, s.failed_ttl_s * 1000, "1" if check_owner else "0",
-                "1" if count_lost else "0", *(x for pair in pairs for x in pair),
+                "1" if count_lost else "0", self.archive_maxlen,
+                *(x for pair in pairs for x in pair),
             ],
         )
         return ReclaimResult(int(reply[0]), int(reply[1]), int(reply[2]))

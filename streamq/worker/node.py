@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -34,6 +34,9 @@ from .scheduler import Scheduler
 from .state import NodeState, Slots
 from .supervise import NodeCrashed, supervise
 
+if TYPE_CHECKING:
+    from ..history import HistoryArchive
+
 log = logging.getLogger("streamq.worker")
 
 
@@ -48,6 +51,9 @@ class Backend(Protocol):
 
     @property
     def store(self) -> Store: ...
+
+    @property
+    def history_archive(self) -> HistoryArchive | None: ...
 
 
 class Node:
@@ -176,6 +182,24 @@ class Node:
         tg.start_soon(supervise, "cron", cron.run)
         tg.start_soon(supervise, "limiter", limiter.run)
         tg.start_soon(supervise, "janitor", janitor.run)
+        self._start_history(tg)
+
+    def _start_history(self, tg: TaskGroup) -> None:
+        """With a history archive: keep its schema, and archive every queue's terminal jobs."""
+        archive = self.app.history_archive
+        if archive is None:
+            return
+        from ..history.health import ARCHIVE_HEALTH
+        from .archiver import Archiver
+        from .history_keeper import HistoryKeeper
+
+        s = self.settings
+        ARCHIVE_HEALTH.enabled = True
+        tg.start_soon(supervise, "history-keeper", HistoryKeeper(archive, ARCHIVE_HEALTH).run)
+        for queue in self.queues:
+            archiver = Archiver(self.store, archive, ARCHIVE_HEALTH, queue, self.name,
+                                s.history_batch_size, s.fetch_block_ms, s.visibility_timeout_ms)
+            tg.start_soon(supervise, f"archiver:{queue}", archiver.run)
 
     async def _run_pipeline(self) -> None:
         """fetchers -> jobs channel -> executors -> outcomes channel -> completer.
