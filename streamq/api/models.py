@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+)
 
 from ..errors import ValidationError
 from ..job import Job, Priority
@@ -166,3 +173,31 @@ class QueuesOut(BaseModel):
 
 class Health(BaseModel):
     status: str
+    history: str | None = Field(
+        None, description="With a history archive configured: `ok`, or why not (the API "
+        "stays ready without its archive; a worker is not).")
+
+
+class HistoryQuery(BaseModel):
+    """Query of GET /history (plus any number of `payload.<path>=<value>`)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    status: Literal["succeeded", "failed", "cancelled"] | None = None
+    type: str | None = Field(None, min_length=1, max_length=200)
+    queue: str | None = Field(None, min_length=1, max_length=200)
+    since: float | AwareDatetime | None = Field(
+        None, description="Finished at or after: unix seconds or RFC 3339 with an offset.")
+    until: float | AwareDatetime | None = Field(
+        None, description="Finished at or before: unix seconds or RFC 3339 with an offset.")
+    error_type: str | None = Field(None, min_length=1, max_length=200)
+    fingerprint: str | None = Field(None, min_length=1, max_length=64)
+    limit: int = Field(50, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(None, min_length=1, max_length=4096)
+
+    @field_validator("since", "until")
+    @classmethod
+    def _in_range(cls, value: float | datetime | None) -> float | datetime | None:
+        if isinstance(value, float) and not 0 <= value <= MAX_UNIX_S:
+            raise ValueError(f"must be unix seconds between 0 and {MAX_UNIX_S}")
+        return value

@@ -17,11 +17,13 @@ from pydantic import BaseModel
 
 from ..app import App
 from ..errors import BackendUnavailable, StreamqError, ValidationError
+from ..history.query import HistoryPage
 from ..job import DeadLetterPage, Job, JobStatus, Priority
 from ..requests import JobRequest
 from ..store import EnqueueResult
 from .auth import Scope
 from .body import parse_model, parse_query, read_json
+from .history import history_status, search_history
 from .metrics import QueueCollector, render_metrics
 from .models import (
     BatchIn,
@@ -29,6 +31,7 @@ from .models import (
     BatchOut,
     DlqQuery,
     Health,
+    HistoryQuery,
     JobIn,
     JobList,
     ListQuery,
@@ -216,8 +219,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    await call(request, client(request).ping())
-    return _json(Health(status="ready"))
+    app = client(request)
+    await call(request, app.ping())
+    return _json(Health(status="ready", history=await history_status(app)))
 
 
 async def metrics(request: web.Request) -> web.Response:
@@ -281,6 +285,9 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/livez", livez, Scope.OPEN, "The process is alive", 200, Health, errors=()),
     Route("GET", "/healthz", healthz, Scope.OPEN, "Alias of /livez", 200, Health, errors=()),
     Route("GET", "/readyz", readyz, Scope.OPEN, "Redis answers", 200, Health),
+    Route("GET", "/history", search_history, Scope.ADMIN,
+          "Search archived jobs, newest finished first", 200, HistoryPage,
+          query=HistoryQuery, errors=(422, 503)),
     Route("GET", "/metrics", metrics, Scope.OPEN, "Prometheus metrics", 200, errors=()),
     Route("GET", "/openapi.json", openapi, Scope.SUBMIT, "This document", 200, errors=()),
 )

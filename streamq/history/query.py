@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -113,7 +113,7 @@ def build_filter(
     queue: str | None = None,
     since: datetime | float | None = None,
     until: datetime | float | None = None,
-    payload: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+    payload: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
     error_type: str | None = None,
     fingerprint: str | None = None,
 ) -> HistoryFilter:
