@@ -8,6 +8,7 @@ from ..logs import configure_logging
 from .common import VERBOSE, option
 from .config import config, read_settings_or_exit, warn_unknown_variables
 from .dlq import dlq
+from .history import history
 from .jobs import enqueue, job, jobs
 from .queues import check, inspect, queue
 from .serve import api, dev, worker
@@ -33,5 +34,6 @@ def main(log_level: str | None, log_format: str | None, verbose: bool) -> None:
     click.get_current_context().meta[VERBOSE] = verbose
 
 
-for _command in [worker, api, dev, enqueue, job, jobs, dlq, queue, inspect, check, config]:
+for _command in [worker, api, dev, enqueue, job, jobs, dlq, queue, inspect, check, config,
+                 history]:
     main.add_command(_command)
