@@ -77,17 +77,16 @@ def worker(
 
 
 def _serve_metrics(host: str, port: int) -> None:
-    from prometheus_client import start_http_server
-
-    from ..metrics import REGISTRY
+    from ..worker.probes import serve_probes
 
     try:
-        start_http_server(port, host, registry=REGISTRY)
+        serve_probes(host, port)
     except OSError as exc:
         click.echo(f"error: cannot serve metrics on {host}:{port}: {exc.strerror or exc}",
                    err=True)
         sys.exit(EXIT_USAGE)
-    logging.getLogger("streamq").info("metrics on http://%s:%d/metrics", host, port)
+    logging.getLogger("streamq").info("metrics on http://%s:%d/metrics (and /livez, /readyz)",
+                                      host, port)
 
 
 @click.command()
