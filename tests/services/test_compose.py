@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -60,6 +61,12 @@ def _final_stage() -> list[tuple[str, str]]:
                                                 for line in final.splitlines())]
 
 
+def interpolate(value: str) -> str:
+    """compose's `${NAME:-default}`, from this process's environment."""
+    return re.sub(r"\$\{(\w+):-([^}]*)\}",
+                  lambda m: os.environ.get(m.group(1)) or m.group(2), value)
+
+
 def local_argv(argv: list[str]) -> list[str]:
     """`streamq ...` of the image as this interpreter's `python -m streamq ...`."""
     return [sys.executable, "-m", "streamq", *argv[1:]] if argv[0] == "streamq" else argv
@@ -74,7 +81,8 @@ class Stack:
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
 
     def env(self, service: str, **overrides: str) -> dict[str, str]:
-        declared = {k: str(v) for k, v in self.spec["services"][service]["environment"].items()}
+        declared = {k: interpolate(str(v)) for k, v in
+                    self.spec["services"][service]["environment"].items()}
         return {**os.environ, **self.image_env, **declared,
                 "STREAMQ_REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
                 "STREAMQ_API_HOST": "127.0.0.1", "STREAMQ_METRICS_HOST": "127.0.0.1",
