@@ -15,7 +15,6 @@ from streamq import App, Fail, HistoryUnavailable, JobRequest, JobStatus, Settin
 from streamq.history import HistoryArchive
 from streamq.history.health import ARCHIVE_HEALTH, ArchiveHealth
 from streamq.history.schema import TABLE
-from streamq.store_archive import ArchiveStream
 from streamq.worker.archiver import Archiver
 from tests.support.nodes import running_node
 from tests.support.postgres import PrivatePostgres
@@ -51,7 +50,7 @@ async def wait_archived(archive: HistoryArchive, count: int, timeout_s: float = 
 
 def archiver(app: App, archive: HistoryArchive, consumer: str = "a1",
              claim_idle_ms: int = 60_000, health: ArchiveHealth | None = None) -> Archiver:
-    return Archiver(ArchiveStream(app.store), archive, health or ArchiveHealth(enabled=True),
+    return Archiver(app.store, archive, health or ArchiveHealth(enabled=True),
                     "default", consumer, batch_size=100, block_ms=50,
                     claim_idle_ms=claim_idle_ms)
 
@@ -94,12 +93,12 @@ async def test_a_crash_before_the_acknowledgement_archives_again_without_duplica
     ids = [r.job_id for r in await history_app.enqueue_many(
         [JobRequest("ok", {"n": i}) for i in range(30)])]
     await _finish_without_archiving(history_app, ids)
-    stream = ArchiveStream(history_app.store)
-    await stream.ensure_group("default")
+    store = history_app.store
+    await store.archive_ensure_group("default")
     first = archiver(history_app, archive)
     first.batch_size = 20
     assert await first.archive_once() == 20  # one batch archived and acknowledged
-    entries = await stream.read("default", "a1", 100, 50)  # the next batch: read,
+    entries = await store.archive_read("default", "a1", 100, 50)  # the next batch: read,
     assert len(entries) == 10
     await archive.write([_row(e) for e in entries])  # written, and the process died here
     restarted = archiver(history_app, archive)  # same consumer name: own entries first
@@ -115,9 +114,9 @@ async def test_entries_held_by_a_dead_archiver_are_taken_over(
     ids = [r.job_id for r in await history_app.enqueue_many(
         [JobRequest("ok", {"n": i}) for i in range(10)])]
     await _finish_without_archiving(history_app, ids)
-    stream = ArchiveStream(history_app.store)
-    await stream.ensure_group("default")
-    assert len(await stream.read("default", "dead-node", 100, 50)) == 10  # then it died
+    store = history_app.store
+    await store.archive_ensure_group("default")
+    assert len(await store.archive_read("default", "dead-node", 100, 50)) == 10  # then it died
     rescuer = archiver(history_app, archive, consumer="a2", claim_idle_ms=100)
     assert await rescuer.archive_once() == 0  # not idle long enough yet: new entries only
     await anyio.sleep(0.15)

@@ -12,7 +12,7 @@ import orjson
 import pytest
 
 from streamq import ValidationError
-from streamq.control import error_fingerprint
+from streamq.fingerprint import error_fingerprint
 from streamq.history import HistoryArchive, build_filter, history_page
 from streamq.history.rows import to_row
 
