@@ -215,6 +215,8 @@ class HistoryArchive:
 
     async def get(self, job_id: str) -> Job | None:
         """The job's newest archived terminal state, or None."""
+        if "\x00" in job_id:  # PostgreSQL text cannot hold it: no archived job has it
+            return None
         async with self.connection() as conn:
             record = await conn.fetchrow(
                 f"SELECT * FROM {schema.TABLE} WHERE job_id = $1 "

@@ -65,6 +65,7 @@ class PayloadMatch:
 def payload_match(path: str, raw: str) -> PayloadMatch:
     """Parse one payload filter; a clear ValidationError names the offending parameter."""
     name = f"payload.{path}"
+    _no_nul(name, path + raw)
     keys = tuple(path.split("."))
     if not path or any(not k for k in keys) or len(keys) > MAX_PATH_DEPTH:
         raise ValidationError(
@@ -127,6 +128,7 @@ def build_filter(
                         ("fingerprint", fingerprint)):
         if value is not None and not (isinstance(value, str) and 0 < len(value) <= 200):
             raise ValidationError(f"{name} must be 1 to 200 characters", field=name)
+        _no_nul(name, value or "")
     since_ms, until_ms = to_ms(since, "since"), to_ms(until, "until")
     if since_ms is not None and until_ms is not None and since_ms > until_ms:
         raise ValidationError("since must not be after until", field="since")
@@ -138,6 +140,12 @@ def build_filter(
     matches = tuple(payload_match(path, value) for path, value in pairs)
     return HistoryFilter(status, type, queue, since_ms, until_ms, error_type, fingerprint,
                          matches)
+
+
+def _no_nul(name: str, text: str) -> None:
+    """PostgreSQL text cannot hold NUL: such a filter could match nothing, so it is refused."""
+    if "\x00" in text or "\\u0000" in text:
+        raise ValidationError(f"{name} must not contain NUL characters", field=name)
 
 
 def check_page_limit(limit: int) -> None:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
@@ -25,12 +26,12 @@ MAX_EXAMPLES = int(os.environ.get("STREAMQ_FUZZ_EXAMPLES", "20"))
 
 
 class ApiProcess:
-    def __init__(self, redis_url: str, log_path: Path) -> None:
+    def __init__(self, redis_url: str, log_path: Path, history_url: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_path
         env = {**os.environ, "STREAMQ_REDIS_URL": redis_url, "STREAMQ_LOG_FORMAT": "json",
-               "STREAMQ_MAX_BACKLOG": "100000"}
+               "STREAMQ_MAX_BACKLOG": "100000", "STREAMQ_HISTORY_URL": history_url}
         with open(log_path, "wb") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "streamq", "api", "tests.api.tasks:app",
@@ -62,8 +63,30 @@ class ApiProcess:
 
 
 @pytest.fixture(scope="module")
-def api_process(redis_server: RedisServer, tmp_path_factory: Any) -> Iterator[ApiProcess]:
-    api = ApiProcess(redis_server.url, tmp_path_factory.mktemp("fuzz") / "api.log")
+def history_db() -> Iterator[str]:
+    """A migrated history archive of its own, so that /history is fuzzed for real."""
+    from streamq.history import HistoryArchive
+    from tests.support.postgres import create_database, drop_database
+
+    async def create() -> str:
+        url = await create_database()
+        archive = HistoryArchive(url, retention_days=1)
+        await archive.migrate()
+        await archive.close()
+        return url
+
+    url = anyio.run(create)
+    try:
+        yield url
+    finally:
+        anyio.run(drop_database, url)
+
+
+@pytest.fixture(scope="module")
+def api_process(
+    redis_server: RedisServer, tmp_path_factory: Any, history_db: str
+) -> Iterator[ApiProcess]:
+    api = ApiProcess(redis_server.url, tmp_path_factory.mktemp("fuzz") / "api.log", history_db)
     try:
         api.wait_ready()
         yield api

@@ -135,6 +135,8 @@ async def test_a_cursor_is_bound_to_its_filters(
     ({"payload": {f"k{i}": "1" for i in range(11)}}, "payload"),
     ({"since": 10.0, "until": 5.0}, "since"),
     ({"type": ""}, "type"),
+    ({"type": "a\x00b"}, "type"),
+    ({"payload": {"name": '"a\\u0000"'}}, "payload.name"),
 ])
 def test_bad_filters_are_refused_clearly(filters: dict[str, Any], field: str) -> None:
     with pytest.raises(ValidationError) as info:
