@@ -26,6 +26,10 @@ from ..store import ArchiveEntry, Store
 log = logging.getLogger("streamq.history")
 
 CLAIM_INTERVAL_S = 5.0
+LINGER_S = 0.1
+"""After a batch smaller than the batch size, wait this long before reading again, so that
+a steady flow is archived in fuller batches: fewer round trips and transactions per job,
+for at most this much more lag."""
 REPORT_INTERVAL_S = 1.0
 PRUNE_IDLE_MS = 3_600_000
 
@@ -41,6 +45,7 @@ class Archiver:
         batch_size: int = 500,
         block_ms: int = 1000,
         claim_idle_ms: int = 30_000,
+        linger_s: float = LINGER_S,
     ) -> None:
         self.store = store
         self.archive = archive
@@ -50,6 +55,7 @@ class Archiver:
         self.batch_size = batch_size
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
+        self.linger_s = linger_s
         self._own_first = True
         self._next_claim = 0.0
         self._next_report = 0.0
@@ -59,7 +65,8 @@ class Archiver:
         await self.store.archive_ensure_group(self.queue)
         self._own_first = True  # a restarted actor first finishes what it had read
         while True:
-            await self.archive_once()
+            if 0 < await self.archive_once() < self.batch_size:
+                await anyio.sleep(self.linger_s)
 
     async def archive_once(self) -> int:
         """Read one batch, write it, acknowledge it; returns the entries archived."""
