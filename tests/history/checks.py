@@ -7,8 +7,10 @@ from collections import Counter
 
 import anyio
 import asyncpg
+from redis.asyncio import Redis
 
 from streamq.history.schema import TABLE
+from tests.support.observe import TERMINAL, statuses
 
 
 async def row_counts(url: str) -> Counter[tuple[str, int]]:
@@ -34,6 +36,20 @@ async def wait_rows(url: str, jobs: int, timeout_s: float) -> float:
             if len({job_id for job_id, _ in counts}) >= jobs:
                 return time.monotonic() - began
             await anyio.sleep(0.2)
+
+
+async def wait_finished(redis: Redis, ids: list[str], timeout_s: float) -> float:
+    """Wait until every job is terminal or already forgotten (a record exists from enqueue
+    on, so a missing one finished and expired); returns the seconds it took."""
+    began = time.monotonic()
+    remaining = list(ids)
+    with anyio.fail_after(timeout_s):
+        while remaining:
+            found = await statuses(redis, remaining)
+            remaining = [j for j, s in zip(remaining, found, strict=True)
+                         if s is not None and s not in TERMINAL]
+            await anyio.sleep(0.1)
+    return time.monotonic() - began
 
 
 async def latencies_ms(url: str, job_ids: list[str]) -> list[float]:

@@ -15,8 +15,7 @@ from redis.asyncio import Redis
 
 from streamq import App, JobRequest, Settings
 from streamq.api import create_app
-from tests.history.checks import row_counts, wait_rows
-from tests.support.observe import wait_terminal
+from tests.history.checks import row_counts, wait_finished, wait_rows
 from tests.support.procs import WorkerProcess
 from tests.support.report import Size, record, sizes
 
@@ -47,7 +46,7 @@ async def test_every_finished_job_is_found_from_history_after_redis_forgot_it(
             batch = [request(i) for i in range(start, min(size["jobs"], start + 500))]
             ids += [r.job_id for r in await app.enqueue_many(batch)]
         async with Redis.from_url(redis_url) as redis:
-            drain_s = await wait_terminal(redis, ids, 120)
+            drain_s = await wait_finished(redis, ids, 120)
             archive_s = await wait_rows(history_url, len(ids), 60)
             with anyio.fail_after(RETENTION_S + 30):  # Redis forgets them
                 while await redis.exists(*(app.store.keys("default").job(j) for j in ids[-50:])):
