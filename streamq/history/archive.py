@@ -32,6 +32,7 @@ _INSERT = (
     f"SELECT * FROM unnest({', '.join(f'${i + 1}::{t}[]' for i, t in enumerate(SQL_TYPES))}) "
     "ON CONFLICT DO NOTHING"
 )
+_FINISHED = COLUMNS.index("finished_at")
 _PARTITIONS = (
     "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
     "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = $1"
@@ -188,7 +189,7 @@ class HistoryArchive:
         nothing is written."""
         if not rows:
             return 0
-        await self.ensure_partitions({r[2].astimezone(UTC).date() for r in rows})
+        await self.ensure_partitions({r[_FINISHED].astimezone(UTC).date() for r in rows})
         asyncpg = _driver()
         try:
             return await self._insert(rows)

@@ -96,6 +96,8 @@ class Archiver:
                           "stream before they were archived", len(claimed.gone), self.queue)
                 await self.store.archive_done(self.queue, claimed.gone)
             await self.store.archive_prune_consumers(self.queue, PRUNE_IDLE_MS)
+            if len(claimed.entries) == self.batch_size:
+                self._next_claim = 0.0  # more may wait: take them before new entries
             if claimed.entries:
                 return claimed.entries
         return await self.store.archive_read(
