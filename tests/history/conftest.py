@@ -11,10 +11,11 @@ import pytest
 
 from streamq import App, Settings
 from streamq.history import HistoryArchive
+from tests.store.conftest import table
 from tests.support.fixtures import apis, client, ledger_path, workers
 from tests.support.postgres import PrivatePostgres, create_database, drop_database
 
-__all__ = ["apis", "client", "ledger_path", "workers"]
+__all__ = ["apis", "client", "ledger_path", "table", "workers"]
 
 
 @pytest.fixture

@@ -32,11 +32,14 @@ pytestmark = pytest.mark.chaos
 
 
 def readyz(port: int) -> int:
+    """The worker's /readyz status; 0 while it does not answer (starting, or busy)."""
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as r:
             return int(r.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
+    except OSError:
+        return 0
 
 
 def job(i: int) -> JobRequest:

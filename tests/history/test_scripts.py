@@ -1,7 +1,8 @@
-"""The terminal scripts with history on: the state they leave is the state without history
-plus one archive entry, the job's record as it finished (its id added); transitions that
-are not terminal add nothing. The script tables in tests/scripts run with history off and
-show that no archive key is touched then."""
+"""The terminal scripts with history on: through the store's own calls under the frozen
+clock, the state they leave is the state without history plus one archive entry, the job's
+record as it finished (its id added); transitions that are not terminal add nothing. The
+script tables in tests/store run with history off and show that no archive key is touched
+then."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
-from streamq.scripts import Scripts
-from tests.scripts.redis_state import (
+from streamq.store import Store
+from tests.store.conftest import Table
+from tests.store.redis_state import (
     ANY_ID,
     NOW,
     K,
+    Q,
     State,
     Stream,
     read_state,
@@ -24,38 +27,35 @@ from tests.scripts.redis_state import (
     seed,
     unwrap,
 )
-from tests.scripts.test_cancel import cancel
-from tests.scripts.test_finish import RUNNING, finish, outcome
-from tests.scripts.test_reclaim import lost_job, reclaim
+from tests.store.test_finish import RUNNING, outcome
+from tests.store.test_reclaim import lost_job, reclaim
 
-Call = Callable[[Scripts, int], Awaitable[Any]]
+Call = Callable[[Store], Awaitable[Any]]
 ERROR = {"error": "boom", "error_type": "ValueError", "traceback": "Traceback...",
          "reason": "retries exhausted"}
+ARCHIVE_ON = {"history_url": "postgresql://postgres@127.0.0.1:1/never-connected",
+              "history_max_backlog": 1_000}
 
 
-def by_finish(*outcomes: dict[str, Any]) -> Call:
-    return lambda scripts, cap: finish(scripts, *outcomes, archive_max=cap)
+def by_finish(kind: str, **options: Any) -> Call:
+    return lambda store: store.finish([outcome(kind, **options)])
 
 
 def by_cancel() -> Call:
-    return lambda scripts, cap: cancel(scripts, archive_max=cap)
-
-
-def by_reclaim() -> Call:
-    return lambda scripts, cap: reclaim(scripts, [("j1", "1-0")], archive_max=cap)
+    return lambda store: store.cancel(Q, "j1")
 
 
 CASES = [
-    pytest.param(RUNNING, by_finish(outcome("succeeded", result='{"ok":1}')), True,
+    pytest.param(RUNNING, by_finish("succeeded", result='{"ok":1}'), True,
                  id="finish-succeeded"),
     pytest.param({**RUNNING, K.job("j1"): running(attempt=4)},
-                 by_finish(outcome("failed", **ERROR)), True, id="finish-failed"),
-    pytest.param(RUNNING, by_finish(outcome("retry", delay=2_000, **ERROR)), False,
+                 by_finish("failed", error=ERROR), True, id="finish-failed"),
+    pytest.param(RUNNING, by_finish("retry", delay=2_000, error=ERROR), False,
                  id="finish-retry-not-terminal"),
     pytest.param({K.job("j1"): record("queued")}, by_cancel(), True, id="cancel-queued"),
     pytest.param(RUNNING, by_cancel(), True, id="cancel-processing"),
-    pytest.param(lost_job(lost=2), by_reclaim(), True, id="reclaim-dead-letter"),
-    pytest.param(lost_job(), by_reclaim(), False, id="reclaim-requeue-not-terminal"),
+    pytest.param(lost_job(lost=2), reclaim, True, id="reclaim-dead-letter"),
+    pytest.param(lost_job(), reclaim, False, id="reclaim-requeue-not-terminal"),
 ]
 
 
@@ -71,15 +71,14 @@ def anonymous(state: State) -> State:
 
 @pytest.mark.parametrize(("before", "call", "terminal"), CASES)
 async def test_terminal_transitions_archive_the_finished_record(
-    redis_client: Redis, before: State, call: Call, terminal: bool
+    table: Table, redis_client: Redis, before: State, call: Call, terminal: bool
 ) -> None:
-    scripts = Scripts(redis_client)
     await seed(redis_client, before)
-    off_reply = await call(scripts, 0)
+    off_reply = await call(table.store)
     without_history = await read_state(redis_client)
     await redis_client.flushall()
     await seed(redis_client, before)
-    assert await call(scripts, 1_000) == off_reply
+    assert await call(table.store_with(**ARCHIVE_ON)) == off_reply
     with_history = await read_state(redis_client)
 
     archive = with_history.pop(K.archive, None)
@@ -93,11 +92,10 @@ async def test_terminal_transitions_archive_the_finished_record(
     assert archive == Stream([(ANY_ID, {"id": "j1", **finished})])
 
 
-async def test_the_archive_stream_is_capped(redis_client: Redis) -> None:
-    """Past its cap (Postgres down for long) the oldest entries go: bounded memory."""
-    scripts = Scripts(redis_client)
-    for i in range(300):
+async def test_the_archive_stream_is_capped(table: Table, redis_client: Redis) -> None:
+    """Past its cap (PostgreSQL down for long) the oldest entries go: bounded memory."""
+    store = table.store_with(**ARCHIVE_ON)
+    for i in range(3_000):
         await seed(redis_client, {K.job(f"j{i}"): record("queued")})
-        await cancel(scripts, f"j{i}", archive_max=100)
-    assert 100 <= await redis_client.xlen(K.archive) < 300
-
+        await store.cancel(Q, f"j{i}")
+    assert 1_000 <= await redis_client.xlen(K.archive) < 3_000
