@@ -20,8 +20,8 @@ import asyncpg
 
 from streamq.devredis import free_port
 
-SHARED_HOST, SHARED_PORT = "127.0.0.1", int(os.environ.get("STREAMQ_TEST_PG_PORT", "5432"))
-BIN = Path(os.environ.get("STREAMQ_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+SHARED_HOST, SHARED_PORT = "127.0.0.1", int(os.environ.get("STREAMQTEST_PG_PORT", "5432"))
+BIN = Path(os.environ.get("STREAMQTEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
 def url(port: int, database: str, host: str = SHARED_HOST) -> str:
