@@ -25,6 +25,7 @@ from .task import Task
 if TYPE_CHECKING:
     from .history import HistoryArchive, HistoryPage
     from .sync import SyncClient
+    from .tracing.spans import Tracing
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,6 +41,11 @@ class App:
         self._redis: Client | None = None
         self._store: Store | None = None
         self._history: HistoryArchive | None = None
+        self.tracing: Tracing | None = None  # set by streamq.tracing.enable()
+        if self.settings.otel:
+            from .tracing import enable
+
+            enable(self)
 
     # -- declaration -------------------------------------------------------------------------
 
@@ -147,7 +153,12 @@ class App:
         """Validate every job first, then store them all in one round trip; raises the
         first refusal (the jobs before it are stored)."""
         specs = [self.build_spec(r) for r in requests]
-        results = await self.store.enqueue(specs) if specs else []
+        if not specs:
+            results = []
+        elif self.tracing is None:
+            results = await self.store.enqueue(specs)
+        else:
+            results = await self.tracing.send(specs, self.store.enqueue)
         self._count_enqueued(specs, results)
         return results
 
@@ -157,7 +168,13 @@ class App:
         """Validate every job first (any invalid one raises, nothing is stored), then store
         them in one round trip; a refused job gets its error in its place."""
         specs = [self.build_spec(r) for r in requests]
-        results = await self.store.enqueue_each(specs) if specs else []
+        results: list[EnqueueResult | StreamqError]
+        if not specs:
+            results = []
+        elif self.tracing is None:
+            results = await self.store.enqueue_each(specs)
+        else:
+            results = await self.tracing.send(specs, self.store.enqueue_each)
         self._count_enqueued(specs, results)
         return results
 

@@ -156,6 +156,7 @@ class Delivery:
     attempt: int
     enqueued_ms: int
     run: int = 0
+    trace: str = ""  # the producer's traceparent, read only when tracing is on
 
 
 class OutcomeKind(StrEnum):

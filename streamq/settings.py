@@ -127,6 +127,11 @@ class Settings(BaseSettings):
     liveness_interval_s: float = Field(
         5.0, gt=0, le=300, description="How often the liveness file is touched."
     )
+    otel: bool = Field(
+        False, description="OpenTelemetry spans of every job: a producer span at enqueue, a "
+        "consumer span per attempt (needs `streamq[otel]`; spans go to the global "
+        "TracerProvider)."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Least severe log level written."
     )

@@ -24,8 +24,9 @@ def create_app(app: App, *, owns_client: bool = False) -> web.Application:
     """The API of `app`. With `owns_client`, its Redis client is closed on shutdown (the
     `streamq api` process); `streamq dev` shares the client with its worker node."""
     s = app.settings
+    tracing = [app.tracing.middleware()] if app.tracing is not None else []
     web_app = web.Application(
-        middlewares=[metrics_middleware, problems_middleware, auth_middleware],
+        middlewares=[*tracing, metrics_middleware, problems_middleware, auth_middleware],
         client_max_size=s.api_max_body_bytes,
     )
     web_app[APP] = app

@@ -8,6 +8,7 @@
   ARGV[5] priority   ARGV[6] max_retries   ARGV[7] timeout_s   ARGV[8] delay_ms
   ARGV[9] run_at_ms (0 = none)   ARGV[10] idempotency ttl_ms   ARGV[11] fingerprint
   ARGV[12] events maxlen   ARGV[13] max backlog   ARGV[14] wake channel
+  ARGV[15] trace context (W3C traceparent of the producer span), only when tracing
   Returns {1, id, status} created | {0, id} replay (of the key, or of the same job id)
           | {-1, id} key conflict
           | {-2, backlog} queue over its backlog limit ]]
@@ -22,6 +23,7 @@ local max_retries, timeout = ARGV[6], ARGV[7]
 local delay_ms, run_at = tonumber(ARGV[8]), tonumber(ARGV[9])
 local idem_ttl, fingerprint = tonumber(ARGV[10]), ARGV[11]
 local events_max, max_backlog, wake = tonumber(ARGV[12]), tonumber(ARGV[13]), ARGV[14]
+local trace = ARGV[15]
 
 if idem_key then
   local held = redis.call('GET', idem_key)
@@ -48,6 +50,7 @@ if due > now then status = 'scheduled' end
 redis.call('HSET', job_key, 'type', job_type, 'payload', payload, 'priority', priority,
   'status', status, 'attempt', 1, 'max_retries', max_retries, 'timeout', timeout,
   'deliveries', 0, 'lost', 0, 'run', 0, 'created', now, 'due', due)
+if trace and trace ~= '' then redis.call('HSET', job_key, 'trace', trace) end
 if idem_key then
   redis.call('HSET', job_key, 'idem', idem_key)
   redis.call('SET', idem_key, job_id .. '|' .. fingerprint, 'PX', idem_ttl)

@@ -185,6 +185,14 @@ class Consuming(StoreBase):
             lost += [d for d in batch if d.entry_id in gone]
         return lost
 
+    async def trace_contexts(self, deliveries: Sequence[Delivery]) -> list[str]:
+        """The trace context the enqueue script kept in each job's record ("" for none),
+        in one round trip; read only by a node that traces its jobs."""
+        pipe = self.redis.pipeline(transaction=False)
+        for d in deliveries:
+            pipe.hget(self.keys(d.queue).job(d.job_id), "trace")
+        return [as_str(v) if v else "" for v in await self._execute(pipe)]
+
     async def set_progress(
         self, queue: str, job_id: str, run: int, fraction: float, message: str | None
     ) -> bool:

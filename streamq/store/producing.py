@@ -72,6 +72,8 @@ class Producing(StoreBase):
                 s.max_backlog,
                 k.wake_channel,
             ]
+            if spec.trace:  # only when tracing: otherwise the call is exactly as before
+                args.append(spec.trace)
             await self.scripts.enqueue(keys=keys, args=args, client=pipe)
         replies = await self._execute(pipe)
         return [self._enqueue_result(spec, r) for spec, r in zip(specs, replies, strict=True)]

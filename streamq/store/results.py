@@ -24,6 +24,7 @@ class EnqueueSpec:
     run_at_ms: int = 0
     idempotency_key: str | None = None
     fingerprint: str = ""
+    trace: str = ""  # the producer span's traceparent, kept in the job record
 
 
 @dataclass(frozen=True, slots=True)

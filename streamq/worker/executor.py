@@ -6,7 +6,7 @@ import logging
 import time
 import traceback
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import orjson
@@ -23,6 +23,9 @@ from ..store import Store
 from ..task import summarize_errors
 from .state import NodeState
 
+if TYPE_CHECKING:
+    from ..tracing.spans import Tracing
+
 log = logging.getLogger("streamq.worker")
 
 TRACEBACK_LIMIT = 4000
@@ -31,10 +34,13 @@ TRACEBACK_LIMIT = 4000
 class Executor:
     """Shared by the node's executor coroutines; each runs `run()` over one job channel."""
 
-    def __init__(self, registry: Registry, store: Store, state: NodeState) -> None:
+    def __init__(
+        self, registry: Registry, store: Store, state: NodeState, tracing: Tracing | None = None
+    ) -> None:
         self.registry = registry
         self.store = store
         self.state = state
+        self.tracing = tracing
         self.threads = anyio.CapacityLimiter(state.slots.total)
         self._gauges: dict[str, Any] = {}
         self._histograms: dict[tuple[str, str], Any] = {}
@@ -59,7 +65,11 @@ class Executor:
                 gauge = self._in_flight(delivery.queue)
                 gauge.inc()
                 try:
-                    outcome = await self.run_one(delivery)
+                    if self.tracing is None:
+                        outcome = await self.run_one(delivery)
+                    else:
+                        outcome = await self.tracing.process(delivery, self.state.name,
+                                                             self.run_one)
                 except Exception as exc:  # a defect of ours, not the handler's
                     log.exception("executing job %s failed", delivery.job_id,
                                   extra=_fields(delivery))

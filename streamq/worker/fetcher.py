@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import anyio
 from anyio.abc import ObjectSendStream
 
+from ..errors import StreamqError
 from ..job import Delivery
 from ..metrics import QUEUE_WAIT_SECONDS
 from ..policy import PriorityOrder
@@ -33,6 +35,7 @@ class Fetcher:
         jobs: ObjectSendStream[Delivery],
         block_ms: int,
         burst: bool = False,
+        traced: bool = False,
     ) -> None:
         self.store = store
         self.state = state
@@ -41,6 +44,7 @@ class Fetcher:
         self.jobs = jobs
         self.block_ms = block_ms
         self.burst = burst
+        self.traced = traced
         self._wait_children: dict[str, Any] = {}
 
     async def run(self) -> None:
@@ -88,6 +92,8 @@ class Fetcher:
         for d in deliveries:
             self.state.drop(d)
         await self._release_unstarted(deliveries, runnable)
+        if self.traced:
+            runnable = await self._with_trace_contexts(runnable)
         now_ms = time.time() * 1000
         for d in runnable:
             self.state.hold(d)  # now with its run number, for fencing and renewal
@@ -98,6 +104,20 @@ class Fetcher:
                 self.jobs.send_nowait(d)  # type: ignore[attr-defined]
             except anyio.WouldBlock:
                 await self.jobs.send(d)
+
+    async def _with_trace_contexts(self, deliveries: list[Delivery]) -> list[Delivery]:
+        """Each started job with its producer's trace context, for its span's link. A
+        failed read costs the batch its links, never its jobs."""
+        if not deliveries:
+            return deliveries
+        try:
+            contexts = await self.store.trace_contexts(deliveries)
+        except StreamqError as exc:
+            log.warning("reading the trace contexts of %d jobs failed: %s", len(deliveries),
+                        exc.message)
+            return deliveries
+        return [replace(d, trace=c) if c else d
+                for d, c in zip(deliveries, contexts, strict=True)]
 
     def _queue_wait(self, priority: str) -> Any:
         child = self._wait_children.get(priority)

@@ -36,6 +36,7 @@ from .supervise import NodeCrashed, supervise
 
 if TYPE_CHECKING:
     from ..history import HistoryArchive
+    from ..tracing.spans import Tracing
 
 log = logging.getLogger("streamq.worker")
 
@@ -54,6 +55,8 @@ class Backend(Protocol):
 
     @property
     def history_archive(self) -> HistoryArchive | None: ...
+    tracing: Tracing | None
+    """Spans of each attempt, when tracing is enabled (`streamq.tracing`)."""
 
 
 class Node:
@@ -217,7 +220,7 @@ class Node:
         self.completer = Completer(
             self.store, self.state, s.completion_batch_size, s.completion_flush_ms
         )
-        executor = Executor(self.app.registry, self.store, self.state)
+        executor = Executor(self.app.registry, self.store, self.state, self.app.tracing)
         async with out_recv, anyio.create_task_group() as pipeline:
             pipeline.start_soon(supervise, "completer", lambda: self.completer_run(out_recv))
             with self._hard_stop:
@@ -244,7 +247,7 @@ class Node:
                 for queue, sender in zip(self.queues, senders, strict=True):
                     fetcher = Fetcher(
                         self.store, self.state, queue, self.order, sender,
-                        s.fetch_block_ms, self.burst,
+                        s.fetch_block_ms, self.burst, self.app.tracing is not None,
                     )
                     fetchers.start_soon(supervise, f"fetcher:{queue}", fetcher.run)
         for sender in senders:  # the node closes the streams, so restarts keep theirs

@@ -43,9 +43,10 @@ async def enqueue(
     idem: str | None = None,
     fingerprint: str = "fp1",
     max_backlog: int = MAX_BACKLOG,
+    trace: str = "",
 ) -> EnqueueResult:
     spec = EnqueueSpec(Q, job_id, TYPE, PAYLOAD.encode(), priority, 3, 30.0, delay_ms,
-                       run_at_ms, idem, fingerprint)
+                       run_at_ms, idem, fingerprint, trace)
     (result,) = await table.store_with(max_backlog=max_backlog).enqueue([spec])
     return result
 
@@ -98,8 +99,14 @@ LATER = ZSet({"j0": NOW + 60_000})
 SOONER = ZSet({"j0": NOW + 1_000})
 FULL = ZSet({"a": NOW - 2, "b": NOW - 1})
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
 CASES = [
     pytest.param({}, {}, created("queued"), queued_job(), [], id="created-queued"),
+    pytest.param(
+        {}, {"trace": TRACEPARENT}, created("queued"), queued_job(trace=TRACEPARENT), [],
+        id="trace-context-kept-with-the-record",
+    ),
     pytest.param(
         {}, {"priority": "high"}, created("queued"), queued_job(priority="high"), [],
         id="created-in-its-priority-stream",
