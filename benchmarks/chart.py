@@ -1,4 +1,4 @@
-"""A PNG bar chart of one pass, for the README: throughput and latency side by side."""
+"""A PNG bar chart of one pass, for the README: throughput, latency and cost side by side."""
 
 from __future__ import annotations
 
@@ -19,7 +19,16 @@ THROUGHPUT = [
     ("drain_p4", "drain\n4 procs"),
     ("sleep_io", "sleep-io\n10 ms"),
 ]
-LATENCY = [("lat500_start_p50", "p50"), ("lat500_start_p99", "p99")]
+LATENCY = [
+    ("lat500_start_p50", "p50\n@500/s"),
+    ("lat500_start_p99", "p99\n@500/s"),
+    ("lat2000_start_p99", "p99\n@2000/s"),
+]
+COST = [
+    ("redis_us_enqueue_single", "Redis\nenqueue 1"),
+    ("redis_us_lifecycle", "Redis\nenq.+proc."),
+    ("worker_us_process", "worker\ndrain"),
+]
 
 
 def draw(p: PassResult, systems: list[str], path: Path, title: str) -> None:
@@ -30,15 +39,17 @@ def draw(p: PassResult, systems: list[str], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     present = [s for s in systems if s in p.samples]
-    fig, (left, right) = plt.subplots(
-        1, 2, figsize=(13, 4.8), gridspec_kw={"width_ratios": [3, 1.2]}
+    fig, (left, middle, right) = plt.subplots(
+        1, 3, figsize=(15, 4.8), gridspec_kw={"width_ratios": [3, 1.4, 1.4]}
     )
     _bars(left, p, present, THROUGHPUT)
-    left.set_yscale("log")
     left.set_ylabel("jobs/s, log scale (higher is better)")
-    _bars(right, p, present, LATENCY)
-    right.set_yscale("log")
-    right.set_ylabel("enqueue → handler start, ms @500/s (lower is better)")
+    _bars(middle, p, present, LATENCY)
+    middle.set_ylabel("enqueue → handler start, ms (lower is better)")
+    _bars(right, p, present, COST)
+    right.set_ylabel("CPU µs per job (lower is better)")
+    for ax in (left, middle, right):
+        ax.set_yscale("log")
     handles, labels = left.get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper center", ncol=len(present), frameon=False)
     fig.suptitle(title, y=0.02, fontsize=9)

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from .peers import System
 
 REPO = Path(__file__).resolve().parent.parent
 _source = REPO
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def use_source(root: Path) -> None:
@@ -88,6 +90,11 @@ class Workers:
 
     def start(self, timeout_s: float = 60.0) -> None:
         """Wait until every worker is built, then let them all consume at once."""
+        self.ready(timeout_s)
+        self.go()
+
+    def ready(self, timeout_s: float = 60.0) -> None:
+        """Wait until every worker has imported and built what it runs."""
         deadline = time.monotonic() + timeout_s
         for proc, out in zip(self.procs, self.outs, strict=True):
             while not Path(str(out) + ".ready").exists():
@@ -95,6 +102,9 @@ class Workers:
                 if time.monotonic() > deadline:
                     raise ChildFailed(f"{self.system.name} worker not ready in {timeout_s} s")
                 time.sleep(0.01)
+
+    def go(self) -> None:
+        """Let the ready workers start consuming."""
         (self.workdir / "go").touch()
 
     def _check_alive(self, proc: subprocess.Popen[bytes]) -> None:
@@ -118,7 +128,7 @@ class Workers:
                     f"after {timeout_s:.0f} s"
                 )
             time.sleep(0.02)
-        time.sleep(0.05)  # a duplicate delivery, if any, shows up in the count
+        time.sleep(0.1)  # a duplicate delivery, if any, shows up in the count (50 ms flushes)
 
     def records(self) -> list[tuple[float, float, float, float]]:
         rows: list[tuple[float, float, float, float]] = []
@@ -127,16 +137,48 @@ class Workers:
                 rows += RECORD.iter_unpack(out.read_bytes())
         return rows
 
-    def peak_rss_mib(self) -> list[float]:
-        """VmHWM of each worker: the peak resident set since the process started."""
-        peaks = []
+    def wait_until(
+        self, expected: int, timeout_s: float, check: Callable[[], object] | None = None
+    ) -> tuple[int, float]:
+        """Poll every few ms until `expected` jobs have completed; return the count and the
+        workers' CPU seconds read together, for a per-job CPU figure over a window.
+        `check` is called on every poll and may raise (a producer that failed)."""
+        deadline = time.monotonic() + timeout_s
+        while (done := self.completed()) < expected:
+            for proc in self.procs:
+                self._check_alive(proc)
+            if check is not None:
+                check()
+            if time.monotonic() > deadline:
+                raise ChildFailed(
+                    f"{self.system.name}: {done}/{expected} jobs done after {timeout_s:.0f} s"
+                )
+            time.sleep(0.003)
+        return done, self.cpu_seconds()
+
+    def cpu_seconds(self) -> float:
+        """utime + stime of every worker process (all its threads), from /proc/<pid>/stat."""
+        total = 0
+        for proc in self.procs:
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime: fields 14 and 15
+        return total / _CLOCK_TICKS
+
+    def _status_mib(self, key: str) -> list[float]:
+        values = []
         for proc in self.procs:
             status = Path(f"/proc/{proc.pid}/status").read_text()
-            kib = next(
-                int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")
-            )
-            peaks.append(kib / 1024)
-        return peaks
+            kib = next(int(line.split()[1]) for line in status.splitlines() if line.startswith(key))
+            values.append(kib / 1024)
+        return values
+
+    def peak_rss_mib(self) -> list[float]:
+        """VmHWM of each worker: the peak resident set since the process started."""
+        return self._status_mib("VmHWM:")
+
+    def rss_mib(self) -> list[float]:
+        """VmRSS of each worker: its resident set now."""
+        return self._status_mib("VmRSS:")
 
     def stop(self) -> None:
         """SIGKILL each worker's own process group (it was started in a new session)."""

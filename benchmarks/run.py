@@ -111,11 +111,13 @@ def run_pass(
     """Every step for every system, `repeats` times, against one fresh server."""
     result = PassResult(persistence, redis_version())
     with private_redis(persistence) as server, closing(Bench(server.url, sizes)) as bench:
+        result.idle_cpu_us_per_s = 1e6 * bench.meter.measure_idle(sizes.redis_idle_s)
         runs = itertools.product(range(sizes.repeats), systems.items(), steps)
         for repeat, (name, system), step in runs:
             progress.step(f"{persistence} · {name} · {step.name} · {repeat + 1}/{sizes.repeats}")
             _measure(result, bench, system, step, batch_api[name])
             progress.done()
+    result.derive()
     return result
 
 

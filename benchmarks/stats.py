@@ -34,3 +34,14 @@ def summarize(samples: list[float]) -> Summary | None:
     if not samples:
         return None
     return Summary(statistics.median(samples), min(samples), max(samples), len(samples))
+
+
+def max_overlap(spans: list[tuple[float, float]]) -> int:
+    """The most intervals open at one instant (an end at the same time as a start
+    closes first)."""
+    events = sorted([(start, 1) for start, _ in spans] + [(end, -1) for _, end in spans])
+    most = now = 0
+    for _, step in events:
+        now += step
+        most = max(most, now)
+    return most
