@@ -3,7 +3,7 @@ delegation to the module of its concern (`requests`, `ops.*`), each given the St
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
@@ -11,10 +11,8 @@ from .connection import Client, connect
 from .cron import CronJob
 from .errors import StreamqError
 from .job import DeadLetterPage, Event, Job, JobPage
-from .metrics import JOBS_ENQUEUED
-from .ops import dlq, jobs, listing, queues_in_scope
+from .ops import dlq, jobs, listing, produce, queues_in_scope
 from .ops import queues as queue_ops
-from .policy import Backoff
 from .registry import Registry
 from .requests import JobRequest, build_spec
 from .settings import Settings
@@ -50,22 +48,12 @@ class App:
     # -- declaration -------------------------------------------------------------------------
 
     def task(
-        self,
-        name: str | None = None,
-        *,
-        queue: str | None = None,
-        priority: str = "normal",
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        retry_backoff: Backoff | float | None = None,
-        fail_on: Sequence[type[BaseException]] = (),
-        concurrency: int | None = None,
+        self, name: str | None = None, **options: Any
     ) -> Callable[[Callable[P, R]], Task[P, R]]:
-        """Register a handler (async or plain) under `name` (default: module.qualname)."""
-        return self.registry.task(
-            name, queue=queue, priority=priority, max_retries=max_retries, timeout=timeout,
-            retry_backoff=retry_backoff, fail_on=fail_on, concurrency=concurrency,
-        )
+        """Register a handler (async or plain) under `name` (default: module.qualname); the
+        options (queue, priority, max_retries, timeout, retry_backoff, fail_on,
+        concurrency) are those of `Registry.task`."""
+        return self.registry.task(name, **options)
 
     def cron(self, expr: str, **options: Any) -> Callable[[Callable[P, R]], Task[P, R]]:
         """Register a handler as a task fired at every tick of `expr` (see Registry.cron)."""
@@ -153,14 +141,7 @@ class App:
         """Validate every job first, then store them all in one round trip; raises the
         first refusal (the jobs before it are stored)."""
         specs = [self.build_spec(r) for r in requests]
-        if not specs:
-            results = []
-        elif self.tracing is None:
-            results = await self.store.enqueue(specs)
-        else:
-            results = await self.tracing.send(specs, self.store.enqueue)
-        self._count_enqueued(specs, results)
-        return results
+        return await produce.write(specs, self.store.enqueue, self.tracing, self.tasks)
 
     async def enqueue_each(
         self, requests: Iterable[JobRequest]
@@ -168,28 +149,11 @@ class App:
         """Validate every job first (any invalid one raises, nothing is stored), then store
         them in one round trip; a refused job gets its error in its place."""
         specs = [self.build_spec(r) for r in requests]
-        results: list[EnqueueResult | StreamqError]
-        if not specs:
-            results = []
-        elif self.tracing is None:
-            results = await self.store.enqueue_each(specs)
-        else:
-            results = await self.tracing.send(specs, self.store.enqueue_each)
-        self._count_enqueued(specs, results)
-        return results
+        return await produce.write(specs, self.store.enqueue_each, self.tracing, self.tasks)
 
     def build_spec(self, request: JobRequest) -> EnqueueSpec:
         """Check one request and turn it into what the store writes; raises, stores nothing."""
         return build_spec(self.registry, request)
-
-    def _count_enqueued(
-        self, specs: Sequence[EnqueueSpec], results: Sequence[EnqueueResult | StreamqError]
-    ) -> None:
-        """Count new jobs; a type no task registers is `other`, so labels stay bounded."""
-        for spec, result in zip(specs, results, strict=True):
-            if isinstance(result, EnqueueResult) and result.created:
-                task = spec.type if spec.type in self.tasks else "other"
-                JOBS_ENQUEUED.labels(spec.queue, task).inc()
 
     def sync(self) -> SyncClient:
         """This process's blocking client of the app, for code outside asyncio (threads,
@@ -202,8 +166,6 @@ class App:
                      **options: Any) -> str:
         """`enqueue` for code outside asyncio: blocks the calling thread until stored."""
         return self.sync().enqueue(type, payload, **options)
-
-    # -- one job -----------------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> Job:
         """The job's record; once Redis has forgotten it, its last archived state (`source`
@@ -226,8 +188,6 @@ class App:
         """The job once it has succeeded, failed or been cancelled, woken by its events
         (no polling); raises TimeoutError after timeout_s, JobNotFound for an unknown id."""
         return await jobs.wait_for(self.store, self.queues, job_id, timeout_s, self._block_ms)
-
-    # -- many jobs ---------------------------------------------------------------------------
 
     async def list_jobs(
         self,
@@ -283,27 +243,15 @@ class App:
         return await dlq.purge(self.store, queues_in_scope(self.queues, queue))
 
     async def history(
-        self,
-        *,
-        status: str | None = None,
-        type: str | None = None,
-        queue: str | None = None,
-        since: datetime | float | None = None,
-        until: datetime | float | None = None,
-        payload: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-        error_type: str | None = None,
-        fingerprint: str | None = None,
-        limit: int = 50,
-        cursor: str | None = None,
+        self, *, limit: int = 50, cursor: str | None = None, **filters: Any
     ) -> HistoryPage:
-        """Archived jobs, newest finished first (see `streamq.history`). `payload` maps a
+        """Archived jobs, newest finished first (see `streamq.history`). Filters: status,
+        type, queue, since, until, error_type, fingerprint, and `payload`, a mapping of a
         dotted path to a value: {"customer.id": "1234"} finds payloads holding it there.
         Raises HistoryUnavailable without an archive configured or reachable."""
         from .history import build_filter, history_page
 
-        flt = build_filter(status=status, type=type, queue=queue, since=since, until=until,
-                           payload=payload, error_type=error_type, fingerprint=fingerprint)
-        return await history_page(self.history_archive, flt, limit, cursor)
+        return await history_page(self.history_archive, build_filter(**filters), limit, cursor)
 
     # -- queues ------------------------------------------------------------------------------
 
