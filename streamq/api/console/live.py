@@ -62,7 +62,7 @@ async def stream(request: web.Request, app: App) -> web.StreamResponse:
     await response.prepare(request)
     await response.write(b"retry: 1000\n\n")
     quiet_since = time.monotonic()
-    while True:
+    while request.transport is not None and not request.transport.is_closing():
         rows = await app.store.read_events(after, BLOCK_MS)
         changed: list[str] = []
         for queue, entry_id, fields in rows:
@@ -76,6 +76,7 @@ async def stream(request: web.Request, app: App) -> web.StreamResponse:
         elif time.monotonic() - quiet_since > KEEPALIVE_S:
             await response.write(b": keepalive\n\n")
             quiet_since = time.monotonic()
+    return response  # the browser went away (checked every read, at most BLOCK_MS apart)
 
 
 def _message(event_id: str, jobs: list[str]) -> bytes:
