@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,7 +92,7 @@ class Browser:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Callable[..., Any]]:
-    if not shutil.which(CHROMIUM) and not os.path.exists(CHROMIUM):
+    if not shutil.which(CHROMIUM):
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     from playwright.async_api import async_playwright
 

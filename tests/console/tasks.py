@@ -29,7 +29,7 @@ async def sleep(seconds: float, ctx: Context) -> str:
 @app.task("console.fail", max_retries=0)
 async def fail(order: int = 0) -> str:
     switch = os.environ.get("STREAMQ_TEST_FAIL_SWITCH", "")
-    if not switch or os.path.exists(switch):
+    if not switch or await anyio.Path(switch).exists():
         raise ValueError(f"upstream refused order {order}")
     return "recovered"
 

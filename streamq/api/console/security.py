@@ -29,6 +29,8 @@ SESSION_COOKIE = "streamq_console"
 CSRF_COOKIE = "streamq_csrf"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
+CSRF_NEW = web.RequestKey("streamq_console_csrf_new", str)
+"""A token made for this request's response to set, when the browser had none."""
 
 CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -100,14 +102,14 @@ def csrf_token(request: web.Request) -> str:
     existing = request.cookies.get(CSRF_COOKIE, "")
     if len(existing) == 64 and all(c in "0123456789abcdef" for c in existing):
         return existing
-    token: str | None = request.get("csrf_new")
+    token = request.get(CSRF_NEW)
     if token is None:
-        token = request["csrf_new"] = secrets.token_hex(32)
+        token = request[CSRF_NEW] = secrets.token_hex(32)
     return token
 
 
 def set_cookies(request: web.Request, response: web.StreamResponse, path: str) -> None:
-    new = request.get("csrf_new")
+    new = request.get(CSRF_NEW)
     if new is not None:
         response.set_cookie(CSRF_COOKIE, new, path=path, httponly=True, samesite="Strict",
                             secure=request.secure)
