@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 from redis.exceptions import WatchError
 
-from .control import Event
-from .job import Job
+from .job import Event, Job
 from .store import Store
+from .store.classify import translate_errors
 
 EVENTS_SCAN_CHUNK = 1000
 
@@ -30,6 +30,7 @@ class NodeInfo:
     info: dict[str, Any]
 
 
+@translate_errors
 class ConsoleStore:
     """The console's own commands, through the store's client and key names."""
 

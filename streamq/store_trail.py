@@ -28,11 +28,13 @@ import orjson
 
 from .job import Outcome, OutcomeKind
 from .store import Store
+from .store.classify import translate_errors
+from .store.codes import FinishCode
 
 WINDOW_MIN = 60
 _FORGET_FROM, _FORGET_TO = 61, 125
 KINDS = ("ok", "err", "dead")
-APPLIED, STALE = 1, 0
+APPLIED, STALE = FinishCode.APPLIED, FinishCode.STALE
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,7 @@ def attempt_entry(outcome: Outcome, worker: str, code: int, now_ms: int) -> byte
     })
 
 
+@translate_errors
 class Trail:
     """Reads and writes of the counters and attempt lists, through the store's client."""
 

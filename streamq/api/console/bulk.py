@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ...app import App
-from ...control import DeadLetter
 from ...errors import InvalidTransition, JobNotFound, StreamqError
+from ...job import DeadLetter
+from ...store.codes import DlqDeleteCode, RequeueCode
 from .data import DeadFilter
 
 log = logging.getLogger("streamq.console")
@@ -153,12 +154,12 @@ async def _apply(app: App, kind: str, letters: list[DeadLetter]) -> int:
     moved = 0
     for queue, mine in by_queue.items():
         if kind == "requeue":
-            replies = await app.store.requeue_many(queue, [(d.job_id, d.entry_id) for d in mine])
-            moved += sum(1 for code, _ in replies if code == 1)
+            codes = await app.store.requeue_many(queue, [(d.job_id, d.entry_id) for d in mine])
+            moved += codes.count(RequeueCode.REQUEUED)
         else:
-            codes = await app.store.dlq_delete(queue, [
+            deleted = await app.store.dlq_delete(queue, [
                 (d.entry_id, d.job_id, d.type, str(round(d.failed_at.timestamp() * 1000)))
                 for d in mine
             ])
-            moved += codes.count(1)
+            moved += deleted.count(DlqDeleteCode.DELETED)
     return moved

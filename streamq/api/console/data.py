@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...app import App
-from ...control import Cursor, DeadLetter, Event, error_fingerprint
 from ...errors import ValidationError
-from ...job import Job, JobStatus, Priority
+from ...fingerprint import error_fingerprint
+from ...job import DeadLetter, Event, Job, JobStatus, Priority
 from ...keys import STATUSES
+from ...ops.pagination import Cursor
 from ...store_console import ConsoleStore, NodeInfo
 from ...store_trail import Minute, Trail
 

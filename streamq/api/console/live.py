@@ -63,13 +63,11 @@ async def stream(request: web.Request, app: App) -> web.StreamResponse:
     await response.write(b"retry: 1000\n\n")
     quiet_since = time.monotonic()
     while request.transport is not None and not request.transport.is_closing():
-        rows = await app.store.read_events(after, BLOCK_MS)
         changed: list[str] = []
-        for queue, entry_id, fields in rows:
-            after[queue] = entry_id
-            job_id = fields.get(b"job", b"").decode()
-            if job is None or job_id == job:
-                changed.append(job_id)
+        for event in await app.store.read_events(after, BLOCK_MS):
+            after[event.queue] = event.id
+            if job is None or event.job_id == job:
+                changed.append(event.job_id)
         if changed:
             await response.write(_message(encode_position(after), changed))
             quiet_since = time.monotonic()
