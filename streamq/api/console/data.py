@@ -26,7 +26,7 @@ DEAD_SCAN = 20_000
 """Dead-letter entries the grouped view reads at most (newest first)."""
 
 
-def redis_cli(app: App, *words: str) -> str:
+def redis_cli(*words: str) -> str:
     """A `redis-cli` command line an operator can paste."""
     return " ".join(["redis-cli", *(shlex.quote(w) for w in words)])
 
@@ -86,24 +86,24 @@ async def overview(app: App) -> list[QueueView]:
         parked = await store.parked_count(q.queue, limited)
         rows = []
         for p in q.priorities:
-            groups = redis_cli(app, "XINFO", "GROUPS", p.stream)
+            groups = redis_cli("XINFO", "GROUPS", p.stream)
             rows.append(PriorityRow(
                 priority=p.priority,
                 waiting=Cell(p.lag, groups + "   # lag (or XLEN minus pending)"),
                 in_flight=Cell(p.pending, groups + "   # pending"),
                 consumers=Cell(p.consumers, groups + "   # consumers"),
-                oldest_age_s=Cell(p.oldest_age_s, redis_cli(app, "XINFO", "STREAM", p.stream)
+                oldest_age_s=Cell(p.oldest_age_s, redis_cli("XINFO", "STREAM", p.stream)
                                   + "   # first-entry"),
-                paused=Cell(p.paused, redis_cli(app, "HGETALL", k.paused)),
+                paused=Cell(p.paused, redis_cli("HGETALL", k.paused)),
             ))
-        parked_cmd = "; ".join(redis_cli(app, "ZCARD", k.waiting(t)) for t in limited)
+        parked_cmd = "; ".join(redis_cli("ZCARD", k.waiting(t)) for t in limited)
         views.append(QueueView(
             name=q.queue,
             priorities=rows,
-            scheduled=Cell(q.scheduled, redis_cli(app, "ZCARD", k.scheduled)),
+            scheduled=Cell(q.scheduled, redis_cli("ZCARD", k.scheduled)),
             parked=Cell(parked, parked_cmd or "no task of this queue has a concurrency limit"),
-            dead=Cell(q.dead, redis_cli(app, "XLEN", k.dead)),
-            workers=Cell(q.workers, redis_cli(app, "ZRANGE", k.workers, "0", "-1",
+            dead=Cell(q.dead, redis_cli("XLEN", k.dead)),
+            workers=Cell(q.workers, redis_cli("ZRANGE", k.workers, "0", "-1",
                                               "WITHSCORES")),
             paused=[p.priority for p in q.priorities if p.paused],
             minutes=minutes[q.queue],
@@ -331,9 +331,9 @@ async def job_detail(app: App, job_id: str) -> JobDetail:
     task = app.tasks.get(job.type)
     k = app.store.keys(job.queue)
     commands = [
-        redis_cli(app, "HGETALL", k.job(job.id)),
-        redis_cli(app, "LRANGE", k.attempts(job.id), "0", "-1"),
-        redis_cli(app, "XRANGE", k.events, "-", "+"),
+        redis_cli("HGETALL", k.job(job.id)),
+        redis_cli("LRANGE", k.attempts(job.id), "0", "-1"),
+        redis_cli("XRANGE", k.events, "-", "+"),
     ]
     schema = task.payload_schema if task is not None else None
     return JobDetail(job, events, kept, schema, commands)
@@ -456,11 +456,11 @@ async def nodes(app: App) -> list[NodeView]:
     views = []
     for name, (n, queues) in sorted(seen.items()):
         k = app.store.keys(queues[0])
-        info_cmd = redis_cli(app, "HGET", k.worker_info, name)
+        info_cmd = redis_cli("HGET", k.worker_info, name)
         views.append(NodeView(
             name=name, queues=queues,
             heartbeat_age_s=Cell(max(0.0, (now_ms - n.heartbeat_ms) / 1000),
-                                 redis_cli(app, "ZSCORE", k.workers, name)),
+                                 redis_cli("ZSCORE", k.workers, name)),
             in_flight=Cell(int(n.info.get("in_flight", 0)), info_cmd),
             concurrency=Cell(int(n.info.get("concurrency", 0)), info_cmd),
             leases_lost=Cell(int(n.info.get("leases_lost", 0)), info_cmd),
@@ -488,7 +488,7 @@ async def crons(app: App) -> list[CronView]:
     for queue in dict.fromkeys(c.queue for c in app.crons.values()):
         mine = [c for c in app.crons.values() if c.queue == queue]
         lasts = await app.store.cron_last(queue, [c.name for c in mine])
-        cmd = redis_cli(app, "HGETALL", app.store.keys(queue).cron)
+        cmd = redis_cli("HGETALL", app.store.keys(queue).cron)
         for c, last in zip(mine, lasts, strict=True):
             views.append(CronView(
                 c.name, c.expr, c.timezone, c.type, c.queue, c.misfire,

@@ -16,16 +16,15 @@ from ...errors import InvalidTransition, JobNotFound, ValidationError
 from ...job import JobStatus
 from ...store_console import ConsoleStore
 from . import data, live
-from .render import page, redirect, render_template
+from .render import page, redirect
 from .security import (
     CSRF_FIELD,
     SESSION_COOKIE,
     Role,
-    auth_enabled,
     csrf_ok,
     role_of_token,
 )
-from .state import APP, BULK, base_path, console_app_of
+from .state import BULK, base_path, console_app_of
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
@@ -336,9 +335,3 @@ ROUTES: tuple[ConsoleRoute, ...] = (
 )
 ROLES = {route.name: route.role for route in ROUTES}
 
-
-def needs_login(request: web.Request) -> bool:
-    return auth_enabled(request.app[APP].settings)
-
-
-__all__ = ["ROLES", "ROUTES", "render_template"]
