@@ -4,9 +4,11 @@ attempts a job record no longer tells. The only module sending these commands.
 Both are written once per completer batch, in one pipelined round trip after the
 outcomes themselves, so they cost a worker no round trip per job:
 
-- `streamq:{q}:stats` (hash): `<unix minute>:ok|err|dead` -> count. Every write drops the
-  fields of the minutes 61 to 125 ago and refreshes a one-hour TTL, so the hash holds at
-  most about an hour of minutes whatever the traffic (an idle hour lets the key expire).
+- `streamq:{q}:stats` (hash): `<unix minute>:ok|err|dead` -> count. A node's first write
+  in a minute drops the fields of the minutes 61 to 125 ago, and every write refreshes a
+  65-minute TTL, so the hash holds at most about an hour of minutes whatever the traffic
+  (no write for 65 minutes and the key expires; until then, each minute with a write
+  swept the hour before it).
 - `streamq:{q}:attempts:<id>` (list): one JSON object per ended attempt that the record
   overwrites or never holds: a failed attempt followed by a retry, the final failure, and
   an outcome fenced off because a newer run owned the job. A successful job has no list.
@@ -71,6 +73,8 @@ class Trail:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._swept: dict[str, int] = {}
+        """Queue -> the last minute this node dropped old fields in."""
 
     async def record(
         self, outcomes: Sequence[Outcome], codes: Sequence[int], worker: str,
@@ -100,7 +104,9 @@ class Trail:
             key = self.store.keys(queue).stats
             for kind, n in counter.items():
                 pipe.hincrby(key, f"{minute}:{kind}", n)
-            pipe.hdel(key, *old)
+            if self._swept.get(queue) != minute:
+                pipe.hdel(key, *old)
+                self._swept[queue] = minute
             pipe.expire(key, (WINDOW_MIN + 5) * 60)
         for queue, job_id, entry in kept:
             key = self.store.keys(queue).attempts(job_id)
