@@ -1,8 +1,9 @@
 """The trail completers leave for the console: outcome counters per minute and the
 attempts a job record no longer tells. The only module sending these commands.
 
-Both are written once per completer batch, in one pipelined round trip after the
-outcomes themselves, so they cost a worker no round trip per job:
+Both are written after the outcomes themselves, in one pipelined round trip: counts when
+the completer has nothing more to write, or once a second while it is busy; kept
+attempts with the batch that ended them. So they cost a worker no round trip per job:
 
 - `streamq:{q}:stats` (hash): `<unix minute>:ok|err|dead` -> count. A node's first write
   in a minute drops the fields of the minutes 61 to 125 ago, and every write refreshes a
@@ -37,6 +38,8 @@ WINDOW_MIN = 60
 _FORGET_FROM, _FORGET_TO = 61, 125
 KINDS = ("ok", "err", "dead")
 APPLIED, STALE = FinishCode.APPLIED, FinishCode.STALE
+FLUSH_S = 1.0
+"""Longest time counts wait in a node's memory while outcomes keep coming."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,36 +78,45 @@ class Trail:
         self.store = store
         self._swept: dict[str, int] = {}
         """Queue -> the last minute this node dropped old fields in."""
+        self._counts: dict[tuple[str, int], Counter[str]] = defaultdict(Counter)
+        self._kept: list[tuple[str, str, bytes]] = []
+        self._flushed = 0.0
 
     async def record(
         self, outcomes: Sequence[Outcome], codes: Sequence[int], worker: str,
-        now_ms: int | None = None,
+        now_ms: int | None = None, flush: bool = True,
     ) -> None:
-        """Count a persisted batch and keep the attempts worth keeping, in one round trip."""
+        """Count a persisted batch and keep the attempts worth keeping. Counts wait in
+        memory while more outcomes are coming (`flush=False`), for up to `FLUSH_S`; kept
+        attempts are written at once. One round trip per write."""
         now = int(time.time() * 1000) if now_ms is None else now_ms
         minute = now // 60_000
-        counts: dict[str, Counter[str]] = defaultdict(Counter)
-        kept: list[tuple[str, str, bytes]] = []
         for outcome, code in zip(outcomes, codes, strict=True):
             d = outcome.delivery
             kind = _kind(outcome)
             if code == APPLIED and kind is not None:
-                counts[d.queue][kind] += 1
+                self._counts[(d.queue, minute)][kind] += 1
                 if outcome.kind is OutcomeKind.FAILED:
-                    counts[d.queue]["dead"] += 1
+                    self._counts[(d.queue, minute)]["dead"] += 1
             if (code == APPLIED and outcome.kind is not OutcomeKind.SUCCEEDED) or code == STALE:
-                kept.append((d.queue, d.job_id, attempt_entry(outcome, worker, code, now)))
-        if not counts and not kept:
-            return
+                self._kept.append((d.queue, d.job_id, attempt_entry(outcome, worker, code, now)))
+        due = time.monotonic() - self._flushed >= FLUSH_S
+        if (self._counts or self._kept) and (flush or due or self._kept):
+            await self._write(minute)
+
+    async def _write(self, minute: int) -> None:
+        counts, kept = self._counts, self._kept
+        self._counts, self._kept = defaultdict(Counter), []
+        self._flushed = time.monotonic()
         s = self.store.settings
         pipe = self.store.redis.pipeline(transaction=False)
-        old = [f"{m}:{k}" for m in range(minute - _FORGET_TO, minute - _FORGET_FROM + 1)
-               for k in KINDS]
-        for queue, counter in counts.items():
+        for (queue, at), counter in counts.items():
             key = self.store.keys(queue).stats
             for kind, n in counter.items():
-                pipe.hincrby(key, f"{minute}:{kind}", n)
+                pipe.hincrby(key, f"{at}:{kind}", n)
             if self._swept.get(queue) != minute:
+                old = [f"{m}:{k}" for m in range(minute - _FORGET_TO, minute - _FORGET_FROM + 1)
+                       for k in KINDS]
                 pipe.hdel(key, *old)
                 self._swept[queue] = minute
             pipe.expire(key, (WINDOW_MIN + 5) * 60)

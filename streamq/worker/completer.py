@@ -44,6 +44,7 @@ class Completer:
         self.stale = 0
         self._last_warning = -1e9
         self.trail = Trail(store)
+        self._more_waiting = False
 
     async def run(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> None:
         # The node owns and closes the stream, so a restarted completer can still read it.
@@ -51,6 +52,7 @@ class Completer:
             batch = await self._collect(outcomes)
             if not batch:
                 return
+            self._more_waiting = outcomes.statistics().current_buffer_used > 0
             await self.persist(batch)
 
     async def _collect(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> list[Outcome]:
@@ -102,7 +104,8 @@ class Completer:
         """Per-minute counters and kept attempts for the console: diagnostic figures, so a
         failed write is only logged (the outcomes themselves are already persisted)."""
         try:
-            await self.trail.record(batch, codes, self.state.name)
+            await self.trail.record(batch, codes, self.state.name,
+                                    flush=not self._more_waiting)
         except Exception as exc:
             log.warning("writing the console counters of %d outcomes failed (%s)",
                         len(batch), exc)

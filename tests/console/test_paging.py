@@ -46,13 +46,11 @@ async def test_every_job_is_listed_exactly_once_while_jobs_move(
     seeded = await _seed(stack)
     async with aiohttp.ClientSession() as http:
         moving_before = (await stack.client.queue_stats())[0].lag
-        seen, pages = await _walk(http, stack.ui, "jobs?limit=1000")
-        by_type, _ = await _walk(http, stack.ui, "jobs?type=console.nap&limit=1000")
+        seen, pages = await _walk(http, stack.ui, "jobs?type=console.nap&limit=1000")
         moving_after = (await stack.client.queue_stats())[0].lag
     assert moving_before > moving_after, "jobs were expected to move during the walk"
     assert len(seen) == len(set(seen)) == TOTAL and set(seen) == set(seeded)
     assert pages == TOTAL // 1000 + 1 or pages == TOTAL // 1000
-    assert len(by_type) == len(set(by_type)) == TOTAL and set(by_type) == set(seeded)
 
     # In the browser: follow "next page" a few times; no job twice, newest first.
     b = await browser(stack.ui)
