@@ -20,8 +20,8 @@ from ..metrics import (
 )
 from ..store import Store
 from ..store.codes import FinishCode
-from .joblog import log_outcome
 from ..store_trail import Trail
+from .joblog import log_outcome
 from .state import NodeState
 
 log = logging.getLogger("streamq.worker")
