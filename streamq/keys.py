@@ -88,7 +88,13 @@ class QueueKeys:
 
     @property
     def stats(self) -> str:
+        """Hash: outcome counters per minute (`<unix minute>:<kind>`), the last hour only."""
         return f"{self.base}:stats"
+
+    def attempts(self, job_id: str) -> str:
+        """List: the job's ended attempts that its record no longer tells (failures and
+        fenced-off stale outcomes), oldest first, for the console's job page."""
+        return f"{self.base}:attempts:{job_id}"
 
     @property
     def wake_channel(self) -> str:

@@ -101,6 +101,10 @@ class Settings(BaseSettings):
     api_admin_token: SecretStr | None = Field(
         None, description="Bearer token for every API route (listing, cancel, DLQ, queues)."
     )
+    api_read_token: SecretStr | None = Field(
+        None, description="Token for the console's read-only view (/ui/); it grants no "
+        "action and no API route."
+    )
     api_deadline_s: float = Field(
         2.0, gt=0, le=60, description="Longest wait for Redis in one API request; then 503."
     )

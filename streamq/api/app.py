@@ -9,7 +9,8 @@ from aiohttp import web
 
 from ..app import App
 from ..metrics import declare_producer_series
-from .auth import auth_enabled, auth_middleware
+from .auth import Scope, auth_enabled, auth_middleware
+from .console import mount_console, route_names
 from .metrics import QueueCollector, metrics_middleware
 from .openapi import build_openapi
 from .problems import problems_middleware
@@ -37,6 +38,9 @@ def create_app(app: App, *, owns_client: bool = False) -> web.Application:
         web_app[QUEUE_METRICS] = QueueCollector()
     for route in ROUTES:
         web_app.router.add_route(route.method, route.path, route.handler, name=route.name)
+    # The console at /ui/ checks its own cookie or bearer token (and CSRF) per route.
+    mount_console(web_app, app)
+    web_app[SCOPES].update(dict.fromkeys(route_names(), Scope.OPEN.value))
 
     async def lifecycle(_: web.Application) -> AsyncIterator[None]:
         log.info("API ready: %d tasks, queues %s, auth %s", len(app.tasks),

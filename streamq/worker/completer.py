@@ -20,6 +20,7 @@ from ..metrics import (
 )
 from ..store import Store
 from ..store.codes import FinishCode
+from ..store_trail import Trail
 from .joblog import log_outcome
 from .state import NodeState
 
@@ -42,6 +43,8 @@ class Completer:
         self.flush_s = flush_ms / 1000
         self.stale = 0
         self._last_warning = -1e9
+        self.trail = Trail(store)
+        self._more_waiting = False
 
     async def run(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> None:
         # The node owns and closes the stream, so a restarted completer can still read it.
@@ -49,6 +52,7 @@ class Completer:
             batch = await self._collect(outcomes)
             if not batch:
                 return
+            self._more_waiting = outcomes.statistics().current_buffer_used > 0
             await self.persist(batch)
 
     async def _collect(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> list[Outcome]:
@@ -94,6 +98,17 @@ class Completer:
             self.state.drop(outcome.delivery)
             self._count(outcome, code)
         await self._release_slots(batch, codes)
+        await self._leave_trail(batch, codes)
+
+    async def _leave_trail(self, batch: list[Outcome], codes: list[FinishCode]) -> None:
+        """Per-minute counters and kept attempts for the console: diagnostic figures, so a
+        failed write is only logged (the outcomes themselves are already persisted)."""
+        try:
+            await self.trail.record(batch, codes, self.state.name,
+                                    flush=not self._more_waiting)
+        except Exception as exc:
+            log.warning("writing the console counters of %d outcomes failed (%s)",
+                        len(batch), exc)
 
     async def _release_slots(self, batch: list[Outcome], codes: list[FinishCode]) -> None:
         """Free the concurrency slots of limited types whose attempt ended here (not of

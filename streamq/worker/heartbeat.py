@@ -35,6 +35,7 @@ class Heartbeat:
         self.queues = list(queues)
         self.interval_s = interval_s
         self.tasks = dict(tasks or {})  # type -> queue, announced for app-less clients
+        self.leases_lost = 0
 
     async def run(self) -> None:
         while True:
@@ -65,6 +66,7 @@ class Heartbeat:
                 "timeout, or their entries deleted): %s", len(lost),
                 " ".join(d.job_id for d in lost[:20]) + (" ..." if len(lost) > 20 else ""),
             )
+        self.leases_lost += len(lost)
         for d in lost:
             LEASES_LOST.labels(d.queue).inc()
             scope = self.state.running.get(d.job_id)
@@ -84,6 +86,7 @@ class Heartbeat:
             "pid": os.getpid(),
             "concurrency": self.state.slots.total,
             "in_flight": self.state.slots.busy,
+            "leases_lost": self.leases_lost,
             "queues": self.queues,
             "tasks": self.tasks,
         }

@@ -33,6 +33,10 @@ def test_dev_runs_the_demo_serves_the_api_and_stops_on_sigterm() -> None:
         assert any(o[:3] == ["demo.broken", "failed", "attempts=2"] for o in outcomes)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5) as reply:
             assert reply.status == 200
+        dashboard = f"http://127.0.0.1:{port}/ui/"
+        assert any(x.split() == ["console", dashboard] for x in lines), lines
+        with urllib.request.urlopen(dashboard, timeout=5) as reply:
+            assert reply.status == 200 and b'data-queue="default"' in reply.read()
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=20)
         assert proc.returncode == 0, out
