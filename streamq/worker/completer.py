@@ -20,7 +20,7 @@ from ..metrics import (
 )
 from ..store import Store
 from ..store.codes import FinishCode
-from ..store_trail import Trail
+from ..store.trail import Trail
 from .joblog import log_outcome
 from .state import NodeState
 

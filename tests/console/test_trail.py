@@ -14,7 +14,7 @@ from streamq import App, Settings
 from streamq.api import create_app
 from streamq.job import Delivery, Outcome, OutcomeKind
 from streamq.store.codes import FinishCode
-from streamq.store_trail import WINDOW_MIN, Trail
+from streamq.store.trail import WINDOW_MIN, Trail
 from tests.console import tasks
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from markupsafe import Markup, escape
 
-from ...store_trail import Minute
+from ...store.trail import Minute
 
 WIDTH, HEIGHT, PAD = 600, 120, 18
 

@@ -17,8 +17,8 @@ from ...fingerprint import error_fingerprint
 from ...job import DeadLetter, Event, Job, JobStatus, Priority
 from ...keys import STATUSES
 from ...ops.pagination import Cursor
-from ...store_console import ConsoleStore, NodeInfo
-from ...store_trail import Minute, Trail
+from ...store.console import ConsoleStore
+from ...store.trail import Minute, Trail
 
 EXPLORE_BUDGET = 5_000
 """Jobs one explorer page examines at most when filters apply on top of the index."""
@@ -426,76 +426,6 @@ async def dead_count(app: App, f: DeadFilter) -> int:
         cursor = page.next_cursor
         if cursor is None:
             return total
-
-
-# -- nodes and cron ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class NodeView:
-    name: str
-    queues: list[str]
-    heartbeat_age_s: Cell
-    in_flight: Cell
-    concurrency: Cell
-    leases_lost: Cell
-    host: str
-    pid: int
-
-
-async def nodes(app: App) -> list[NodeView]:
-    console = ConsoleStore(app.store)
-    now_ms = await app.store.redis_time_ms()
-    seen: dict[str, tuple[NodeInfo, list[str]]] = {}
-    for queue in app.queues:
-        for n in await console.nodes(queue):
-            if n.name in seen:
-                seen[n.name][1].append(queue)
-            else:
-                seen[n.name] = (n, [queue])
-    views = []
-    for name, (n, queues) in sorted(seen.items()):
-        k = app.store.keys(queues[0])
-        info_cmd = redis_cli("HGET", k.worker_info, name)
-        views.append(NodeView(
-            name=name, queues=queues,
-            heartbeat_age_s=Cell(max(0.0, (now_ms - n.heartbeat_ms) / 1000),
-                                 redis_cli("ZSCORE", k.workers, name)),
-            in_flight=Cell(int(n.info.get("in_flight", 0)), info_cmd),
-            concurrency=Cell(int(n.info.get("concurrency", 0)), info_cmd),
-            leases_lost=Cell(int(n.info.get("leases_lost", 0)), info_cmd),
-            host=str(n.info.get("host", "")), pid=int(n.info.get("pid", 0)),
-        ))
-    return views
-
-
-@dataclass(frozen=True)
-class CronView:
-    name: str
-    expr: str
-    timezone: str
-    type: str
-    queue: str
-    misfire: str
-    last_tick: datetime | None
-    next_tick: datetime
-    command: str
-
-
-async def crons(app: App) -> list[CronView]:
-    now_ms = await app.store.redis_time_ms()
-    views = []
-    for queue in dict.fromkeys(c.queue for c in app.crons.values()):
-        mine = [c for c in app.crons.values() if c.queue == queue]
-        lasts = await app.store.cron_last(queue, [c.name for c in mine])
-        cmd = redis_cli("HGETALL", app.store.keys(queue).cron)
-        for c, last in zip(mine, lasts, strict=True):
-            views.append(CronView(
-                c.name, c.expr, c.timezone, c.type, c.queue, c.misfire,
-                _ms_time(last), _ms_time(c.next_after(max(now_ms, last or 0))) or datetime.now(UTC),
-                cmd,
-            ))
-    return sorted(views, key=lambda v: v.name)
 
 
 def fingerprint_of(job: Job) -> str | None:

@@ -14,8 +14,8 @@ from aiohttp import web
 
 from ...errors import InvalidTransition, JobNotFound, ValidationError
 from ...job import JobStatus
-from ...store_console import ConsoleStore
-from . import data, live
+from ...store.console import ConsoleStore
+from . import data, fleet, live
 from .render import page, redirect
 from .security import (
     CSRF_FIELD,
@@ -126,12 +126,12 @@ async def bulk_status(request: web.Request) -> web.StreamResponse:
 
 async def nodes(request: web.Request) -> web.StreamResponse:
     app = console_app_of(request)
-    return await page(request, "nodes.html", nodes=await data.nodes(app), live_url="live")
+    return await page(request, "nodes.html", nodes=await fleet.nodes(app), live_url="live")
 
 
 async def cron(request: web.Request) -> web.StreamResponse:
     app = console_app_of(request)
-    return await page(request, "cron.html", crons=await data.crons(app))
+    return await page(request, "cron.html", crons=await fleet.crons(app))
 
 
 async def events(request: web.Request) -> web.StreamResponse:

@@ -14,9 +14,9 @@ from typing import Any
 import orjson
 from redis.exceptions import WatchError
 
-from .job import Event, Job
-from .store import Store
-from .store.classify import translate_errors
+from ..job import Event, Job
+from . import Store
+from .classify import translate_errors
 
 EVENTS_SCAN_CHUNK = 1000
 

@@ -29,10 +29,10 @@ from typing import Any
 
 import orjson
 
-from .job import Outcome, OutcomeKind
-from .store import Store
-from .store.classify import translate_errors
-from .store.codes import FinishCode
+from ..job import Outcome, OutcomeKind
+from . import Store
+from .classify import translate_errors
+from .codes import FinishCode
 
 WINDOW_MIN = 60
 _FORGET_FROM, _FORGET_TO = 61, 125
