@@ -101,6 +101,21 @@ async def _kill_primaries(
             await anyio.to_thread.run_sync(failover.rejoin, victim)
 
 
+async def _readiness(
+    http: aiohttp.ClientSession, api: ApiProcess, kills: list[Kill], expected: int,
+    answers: list[tuple[float, int]],
+) -> None:
+    """`GET /readyz` every 100 ms until the last failover is over: (time, status)."""
+    while len(kills) < expected or time.time() < kills[-1].promoted + 1:
+        try:
+            async with http.get(f"{api.url}/readyz",
+                                timeout=aiohttp.ClientTimeout(total=3)) as resp:
+                answers.append((time.time(), resp.status))
+        except (TimeoutError, aiohttp.ClientError):
+            answers.append((time.time(), 0))
+        await anyio.sleep(0.1)
+
+
 async def _run(
     failover: Failover,
     size: Size,
@@ -116,11 +131,13 @@ async def _run(
     via_api = ApiProducer()
     kills: list[Kill] = []
     lags: list[float] = []
+    ready: list[tuple[float, int]] = []
     job = JobRequest("ledger.work", {"seconds": size["job_s"]})
     try:
         async with anyio.create_task_group() as tg, aiohttp.ClientSession() as http:
             tg.start_soon(_kill_primaries, failover, size, kills, faults)
             tg.start_soon(_replication_lag, failover, kills, size["kills"], lags)
+            tg.start_soon(_readiness, http, api, kills, size["kills"], ready)
             while len(kills) < size["kills"] or time.time() < kills[-1].promoted + size[
                 "after_s"
             ]:
@@ -167,6 +184,10 @@ async def _run(
         "producer_resume_s": [first_after(accepts, k.promoted) for k in kills],
         "api_resume_s": [first_after(api_accepts, k.promoted) for k in kills],
         "api_answers": dict(via_api.log.statuses()),
+        "readyz_503_during_failover": [
+            sum(1 for at, status in ready if k.killed <= at <= k.promoted and status == 503)
+            for k in kills],
+        "readyz_last": ready[-1][1],
         "actor_crashes": sum(  # outages are waited out; a crash is logged as one
             " crashed (" in line for path in ledger_path.parent.glob("worker-*.log")
             for line in path.read_text(errors="replace").splitlines()),
@@ -174,6 +195,9 @@ async def _run(
     report.assert_clean()
     assert all(w.alive() for w in pool), "workers must ride out the failover themselves"
     assert figures["actor_crashes"] == 0, figures
+    # /readyz says so while the queue's primary is being replaced, and recovers
+    assert min(figures["readyz_503_during_failover"]) > 0, figures
+    assert figures["readyz_last"] == 200, figures
     assert api.alive() and set(via_api.log.statuses()) <= {202, 503}, figures
     for resume in ("worker_resume_s", "producer_resume_s", "api_resume_s"):
         assert max(figures[resume]) <= 5.0, figures
