@@ -13,6 +13,7 @@ those of the Redis servers themselves, passed as in a `redis://` URL.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass
 from typing import Literal
@@ -42,16 +43,21 @@ class RedisTarget:
 
 
 def redact(url: str) -> str:
-    """The URL with its password masked, for messages and logs."""
+    """The URL with its passwords masked (the servers' and the sentinels'), for messages
+    and logs."""
     try:
         parts = urlsplit(url)
         password = parts.password
     except ValueError:
         return "<unparsable URL>"
-    if password is None:
-        return url
-    netloc = parts.netloc.replace(f":{password}@", ":***@", 1)
-    return parts._replace(netloc=netloc).geturl()
+    if password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{password}@", ":***@", 1))
+    if "sentinel_password=" in parts.query:
+        parts = parts._replace(query=_SENTINEL_PASSWORD.sub(r"\1***", parts.query))
+    return parts.geturl()
+
+
+_SENTINEL_PASSWORD = re.compile(r"((?:^|&)sentinel_password=)[^&]*")
 
 
 def check_redis_url(url: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
@@ -100,3 +101,28 @@ def test_the_cli_exits_4_on_an_unknown_service(sentinel: LocalSentinel) -> None:
                                   "STREAMQ_REDIS_TIMEOUT_S": "2"}
     result = CliRunner().invoke(main, ["check"], env=env)
     assert result.exit_code == 4 and len(result.output.strip().splitlines()) == 1, result.output
+
+
+async def test_servers_and_sentinels_with_passwords_of_their_own(
+    tmp_path: Path, settings_on: Callable[..., Settings]
+) -> None:
+    """The URL's password opens the servers, `sentinel_password` the sentinels; without
+    the latter the sentinels cannot be asked and Redis is unavailable. Neither password
+    shows in a message."""
+    setup = LocalSentinel(tmp_path, password="data-s3cret",
+                          sentinel_password="sentinel-s3cret").start()
+    try:
+        async with make_app(settings_on(setup.url)) as app:
+            job_id = await app.enqueue("emails.run", {"n": 5})
+            async with running_node(app, concurrency=2):
+                assert (await app.wait_for(job_id, timeout_s=10)).result == 5
+        no_sentinel_password = setup.url.split("?", 1)[0]
+        async with make_app(settings_on(no_sentinel_password)) as app:
+            with pytest.raises(BackendUnavailable, match="No master found") as caught:
+                await app.ping()
+            assert "s3cret" not in str(caught.value)
+    finally:
+        setup.stop()
+    with pytest.raises(ValueError) as refused:
+        Settings(redis_url=setup.url.replace("/streamq?", "?"))  # no service
+    assert "s3cret" not in str(refused.value)

@@ -7,6 +7,7 @@ replaced within a few seconds.
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import time
 from collections.abc import Callable
@@ -34,8 +35,9 @@ def _wait(what: str, check: Callable[[], bool], timeout_s: float) -> None:
     raise AssertionError(f"{what} within {timeout_s} s")
 
 
-def _info(port: int, section: str) -> dict[str, str]:
-    with redis.Redis(port=port, socket_timeout=1, decode_responses=True) as r:
+def _info(port: int, section: str, password: str | None = None) -> dict[str, str]:
+    with redis.Redis(port=port, password=password, socket_timeout=1,
+                     decode_responses=True) as r:
         text = r.execute_command("INFO", section)
     if isinstance(text, dict):  # redis-py parses INFO itself
         return {k: str(v) for k, v in text.items()}
@@ -160,13 +162,29 @@ class LocalCluster:
             server.stop()
 
 
-class SentinelServer(RedisServer):
+class GuardedServer(RedisServer):
+    """A redis-server that may require a password: answering NOAUTH counts as up."""
+
+    def _ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(b"PING\r\n")
+                return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))
+        except OSError:
+            return False
+
+
+class SentinelServer(GuardedServer):
     """`redis-server sentinel.conf --sentinel`, watching one primary."""
 
     def __init__(self, data_dir: Path, primary_port: int, quorum: int = 2,
-                 down_after_ms: int = 1_000, failover_timeout_ms: int = 5_000) -> None:
+                 down_after_ms: int = 1_000, failover_timeout_ms: int = 5_000,
+                 password: str | None = None, own_password: str | None = None) -> None:
         super().__init__(data_dir=data_dir)
         self.conf = data_dir / "sentinel.conf"
+        auth = [f"sentinel auth-pass {SERVICE} {password}"] if password else []
+        if own_password:  # clients, and the other sentinels, must authenticate
+            auth += [f"requirepass {own_password}", f"sentinel sentinel-pass {own_password}"]
         self.conf.write_text("\n".join([
             f"port {self.port}",
             "bind 127.0.0.1",
@@ -176,6 +194,7 @@ class SentinelServer(RedisServer):
             f"sentinel down-after-milliseconds {SERVICE} {down_after_ms}",
             f"sentinel failover-timeout {SERVICE} {failover_timeout_ms}",
             f"sentinel parallel-syncs {SERVICE} 1",
+            *auth,
             "",
         ]))
 
@@ -184,24 +203,36 @@ class SentinelServer(RedisServer):
 
 
 class LocalSentinel:
-    """A primary, one replica and three sentinels (quorum 2)."""
+    """A primary, one replica and three sentinels (quorum 2); the servers and the
+    sentinels may each require a password."""
 
-    def __init__(self, root: Path, appendfsync: str = "everysec") -> None:
+    def __init__(self, root: Path, appendfsync: str = "everysec",
+                 password: str | None = None, sentinel_password: str | None = None) -> None:
         self.root = root
+        self.password = password
+        self.sentinel_password = sentinel_password
         dirs = [root / name for name in ("primary", "replica", "s0", "s1", "s2")]
         for d in dirs:
             d.mkdir(parents=True, exist_ok=True)
-        self.primary = RedisServer(data_dir=dirs[0], appendfsync=appendfsync)
-        self.replica = RedisServer(
+        auth = ("--requirepass", password, "--masterauth", password) if password else ()
+        self.primary = GuardedServer(data_dir=dirs[0], appendfsync=appendfsync,
+                                     extra_args=auth)
+        self.replica = GuardedServer(
             data_dir=dirs[1], appendfsync=appendfsync,
-            extra_args=("--replicaof", "127.0.0.1", str(self.primary.port)),
+            extra_args=("--replicaof", "127.0.0.1", str(self.primary.port), *auth),
         )
-        self.sentinels = [SentinelServer(d, self.primary.port) for d in dirs[2:]]
+        self.sentinels = [SentinelServer(d, self.primary.port, password=password,
+                                         own_password=sentinel_password) for d in dirs[2:]]
 
     @property
     def url(self) -> str:
         hosts = ",".join(f"127.0.0.1:{s.port}" for s in self.sentinels)
-        return f"redis+sentinel://{hosts}/{SERVICE}"
+        userinfo = f":{self.password}@" if self.password else ""
+        query = f"?sentinel_password={self.sentinel_password}" if self.sentinel_password else ""
+        return f"redis+sentinel://{userinfo}{hosts}/{SERVICE}{query}"
+
+    def _sentinel(self, port: int) -> redis.Redis:
+        return redis.Redis(port=port, password=self.sentinel_password, decode_responses=True)
 
     def start(self) -> LocalSentinel:
         try:
@@ -224,13 +255,13 @@ class LocalSentinel:
         for server in (self.primary, self.replica):
             if server.process is None or server.port == primary:
                 continue
-            repl = _info(server.port, "replication")
+            repl = _info(server.port, "replication", self.password)
             if repl.get("master_link_status") != "up" or repl.get("master_port") != str(
                 primary
             ):
                 return False
         for sentinel in self.sentinels:
-            with redis.Redis(port=sentinel.port, decode_responses=True) as r:
+            with self._sentinel(sentinel.port) as r:
                 state = r.sentinel_master(SERVICE)
                 replicas = r.sentinel_slaves(SERVICE)
             if state["num-other-sentinels"] != 2 or state["is_sdown"] or state["is_odown"]:
@@ -244,7 +275,7 @@ class LocalSentinel:
         """The primary's port, as the first live sentinel reports it."""
         for sentinel in self.sentinels:
             try:
-                with redis.Redis(port=sentinel.port, decode_responses=True) as r:
+                with self._sentinel(sentinel.port) as r:
                     _, port = r.sentinel_get_master_addr_by_name(SERVICE)
                     return int(port)
             except (redis.RedisError, OSError):
@@ -258,7 +289,7 @@ class LocalSentinel:
         _wait("the old primary rejoined as a replica", self._settled, timeout_s)
 
     def flushall(self) -> None:
-        with redis.Redis(port=self.current_primary()) as r:
+        with redis.Redis(port=self.current_primary(), password=self.password) as r:
             r.flushall()
 
     def server(self, port: int) -> RedisServer:
@@ -270,7 +301,8 @@ class LocalSentinel:
 
         def promoted() -> bool:
             port = self.current_primary()
-            return port != killed.port and _info(port, "replication").get("role") == "master"
+            role = _info(port, "replication", self.password).get("role")
+            return port != killed.port and role == "master"
 
         _wait("the sentinels promoted the replica", promoted, timeout_s)
         return time.monotonic() - began

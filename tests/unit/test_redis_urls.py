@@ -44,6 +44,7 @@ def test_accepted_forms(url: str, target: RedisTarget) -> None:
     ("redis+cluster://a:0", "port '0' of a must be 1 to 65535"),
     ("redis+cluster://a:7000/1", "database 0 only"),
     ("redis+sentinel://:s3cret@s1,s2", "names no service"),
+    ("redis+sentinel://s1,s2?sentinel_password=s3cret&ssl_cert_reqs=none", "names no service"),
     ("redis+sentinel://s1/mymaster/one", "database 'one'"),
     ("redis+sentinel://s1/a/1/extra", "the path is /service_name[/db]"),
     ("redis+clusters://a:1", "unknown scheme redis+clusters://"),
