@@ -10,7 +10,7 @@
   ARGV[5] events maxlen   ARGV[6] dead maxlen   ARGV[7] failed ttl_ms   ARGV[8] check_owner
   ARGV[9] count_lost (0 when a stopping node hands its unfinished entries back itself)
   then two per job hash: job id, entry id
-  Returns {requeued, dead, dropped} ]]
+  Returns {requeued, dead, dropped, then job id and type of each job dead-lettered} ]]
 local stream_key, dead_key, processing_idx, queued_idx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local failed_idx, events_key = KEYS[5], KEYS[6]
 local now = now_ms(ARGV[1])
@@ -18,6 +18,7 @@ local group, consumer, max_deliveries = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local events_max, dead_max, failed_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
 local check_owner, count_lost = ARGV[8] == '1', ARGV[9] == '1'
 local requeued, dead, dropped = 0, 0, 0
+local dead_jobs = {}
 
 local function release(entry_id)
   redis.call('XACK', stream_key, group, entry_id)
@@ -61,6 +62,8 @@ for i = 7, #KEYS do
         redis.call('ZREM', queued_idx, job_id)
         emit(events_key, events_max, job_id, status, 'failed', attempt, now, worker)
         dead = dead + 1
+        dead_jobs[#dead_jobs + 1] = job_id
+        dead_jobs[#dead_jobs + 1] = rec[3] or ''
       else
         redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, rec[3], rec[4], rec[5],
           rec[6], now)))
@@ -72,4 +75,6 @@ for i = 7, #KEYS do
     end
   end
 end
-return {requeued, dead, dropped}
+local out = {requeued, dead, dropped}
+for _, value in ipairs(dead_jobs) do out[#out + 1] = value end
+return out
