@@ -11,7 +11,7 @@
   ARGV[9] count_lost (0 when a stopping node hands its unfinished entries back itself)
   ARGV[10] archive maxlen (0: off)
   then two per job hash: job id, entry id
-  Returns {requeued, dead, dropped} ]]
+  Returns {requeued, dead, dropped, then job id and type of each job dead-lettered} ]]
 local stream_key, dead_key, processing_idx, queued_idx = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local failed_idx, events_key, archive_key = KEYS[5], KEYS[6], KEYS[7]
 local now = now_ms(ARGV[1])
@@ -20,6 +20,7 @@ local events_max, dead_max, failed_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), t
 local check_owner, count_lost = ARGV[8] == '1', ARGV[9] == '1'
 local archive_max = tonumber(ARGV[10])
 local requeued, dead, dropped = 0, 0, 0
+local dead_jobs = {}
 
 local function release(entry_id)
   redis.call('XACK', stream_key, group, entry_id)
@@ -64,6 +65,8 @@ for i = 8, #KEYS do
         emit(events_key, events_max, job_id, status, 'failed', attempt, now, worker)
         archive(archive_key, archive_max, job_id, job_key)
         dead = dead + 1
+        dead_jobs[#dead_jobs + 1] = job_id
+        dead_jobs[#dead_jobs + 1] = rec[3] or ''
       else
         redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, rec[3], rec[4], rec[5],
           rec[6], now)))
@@ -75,4 +78,6 @@ for i = 8, #KEYS do
     end
   end
 end
-return {requeued, dead, dropped}
+local out = {requeued, dead, dropped}
+for _, value in ipairs(dead_jobs) do out[#out + 1] = value end
+return out

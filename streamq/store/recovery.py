@@ -96,7 +96,9 @@ class Recovery(StoreBase):
                 *(x for pair in pairs for x in pair),
             ],
         )
-        return ReclaimResult(int(reply[0]), int(reply[1]), int(reply[2]))
+        dead = [as_str(x) for x in reply[3:]]
+        return ReclaimResult(int(reply[0]), int(reply[1]), int(reply[2]),
+                             dead_jobs=tuple(zip(dead[::2], dead[1::2], strict=True)))
 
     async def hand_back(self, consumer: str, held: Sequence[Delivery]) -> ReclaimResult:
         """A stopping node gives its unfinished entries back as fresh ones, for others to

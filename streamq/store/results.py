@@ -49,6 +49,8 @@ class ReclaimResult:
     dead: int = 0
     dropped: int = 0
     deleted_seen: int = 0
+    dead_jobs: tuple[tuple[str, str], ...] = ()
+    """(job id, type) of each job dead-lettered as `lost worker`, for the worker's log."""
 
     def __add__(self, other: ReclaimResult) -> ReclaimResult:
         return ReclaimResult(
@@ -56,6 +58,7 @@ class ReclaimResult:
             self.dead + other.dead,
             self.dropped + other.dropped,
             self.deleted_seen + other.deleted_seen,
+            self.dead_jobs + other.dead_jobs,
         )
 
 

@@ -1,4 +1,5 @@
-"""What a worker's log says about a failed job: every failed attempt, every dead letter.
+"""What a worker's log says about a failed job: every failed attempt, every dead letter
+(those of the completer, and those of the reclaimer: `lost worker`).
 
 People debug a queue by watching its workers, so each failure gets one line that tells
 the story on its own: which job and task, which attempt of how many, the exception, and
@@ -52,6 +53,18 @@ def _log_dead(o: Outcome) -> None:
         "job %s (%s) dead-lettered after attempt %d/%d: %s: %s",
         d.job_id, d.type, d.attempt, d.max_retries + 1, _line(o.reason), _error(o),
         extra=extra,
+    )
+
+
+def log_lost_worker(queue: str, job_id: str, type_: str, lost: int) -> None:
+    """A job the reclaimer dead-lettered: the worker running it was lost `lost` times (the
+    job may be what kills its workers)."""
+    error = f"the worker running this job was lost {lost} time{'s' if lost != 1 else ''}"
+    log.error(
+        "job %s (%s) dead-lettered: lost worker: %s (STREAMQ_MAX_DELIVERIES); a job that "
+        "crashes or freezes its worker ends so", job_id, type_, error,
+        extra={"job_id": job_id, "task": type_, "queue": queue, "reason": "lost worker",
+               "error_type": "LostWorker", "error": error},
     )
 
 

@@ -10,6 +10,7 @@ import anyio
 from ..keys import PRIORITIES
 from ..metrics import RECLAIMED
 from ..store import ReclaimResult, Store
+from .joblog import log_lost_worker
 from .state import NodeState
 
 log = logging.getLogger("streamq.worker")
@@ -65,6 +66,8 @@ class Reclaimer:
                 "reclaimed from %s/%s: %d given back, %d dead-lettered, %d deleted entries",
                 queue, priority, total.requeued, total.dead, total.deleted_seen,
             )
+        for job_id, job_type in total.dead_jobs:
+            log_lost_worker(queue, job_id, job_type, self.store.settings.max_deliveries)
         RECLAIMED.labels(queue, "requeued").inc(total.requeued)
         RECLAIMED.labels(queue, "dead").inc(total.dead)
         return total

@@ -44,7 +44,7 @@ async def test_reclaim_admit_release_and_trim_use_the_ids_they_are_given(
     # the hand-back of a stopping node, then the reclaimer of a lost one (dead letter)
     assert await store.hand_back("lost", fetched[:2]) == ReclaimResult(requeued=2)
     result, _ = await store.reclaim(QUEUE, "normal", "rc", min_idle_ms=0)
-    assert result == ReclaimResult(dead=1)
+    assert result == ReclaimResult(dead=1, dead_jobs=(("j3", TYPE),))
     assert await members(redis_client, K.index("queued")) == IDS[:2]
     assert await members(redis_client, K.index("failed")) == ["j3"]
     dead: Any = await redis_client.xrange(K.dead)

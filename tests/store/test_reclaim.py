@@ -22,6 +22,7 @@ from .redis_state import (
     FAILED_TTL_MS,
     NORMAL,
     NOW,
+    TYPE,
     K,
     Pending,
     Q,
@@ -117,7 +118,8 @@ CASES = [
         lost_job(lost=1), reclaim, ReclaimResult(requeued=1), requeued(lost=2),
         id="requeued-below-max-deliveries",
     ),
-    pytest.param(lost_job(lost=2), reclaim, ReclaimResult(dead=1), dead_lettered(),
+    pytest.param(lost_job(lost=2), reclaim,
+                 ReclaimResult(dead=1, dead_jobs=(("j1", TYPE),)), dead_lettered(),
                  id="dead-lettered-lost-worker-at-max-deliveries"),
     pytest.param(
         lost_job(HELD, lost=2), hand_back, ReclaimResult(requeued=1), requeued(lost=2),
@@ -147,7 +149,8 @@ CASES = [
         id="deleted-while-pending-recovered-from-record",
     ),
     pytest.param(
-        lost_job(GHOST, lost=2), reclaim, ReclaimResult(dead=1, deleted_seen=1),
+        lost_job(GHOST, lost=2), reclaim,
+        ReclaimResult(dead=1, deleted_seen=1, dead_jobs=(("j1", TYPE),)),
         dead_lettered(), id="deleted-while-pending-dead-lettered-at-max",
     ),
     pytest.param(
@@ -175,7 +178,7 @@ async def test_reclaim_batch_counts_each_fate(table: Table) -> None:
         NORMAL: Stream([("1-0", entry("a")), ("2-0", entry("b")), ("3-0", entry("c"))],
                        {i: Pending("w1", IDLE) for i in ("1-0", "2-0", "3-0")}, "3-0"),
     })
-    assert await reclaim(table.store) == ReclaimResult(1, 1, 1)
+    assert await reclaim(table.store) == ReclaimResult(1, 1, 1, dead_jobs=(("b", TYPE),))
     state = await read_state(table.redis)
     assert state[NORMAL] == Stream([(ANY_ID, entry("a", enq=NOW))], {}, "3-0")
     assert [unwrap(state[K.job(j)])["status"] for j in "abc"] == [

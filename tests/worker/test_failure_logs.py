@@ -8,7 +8,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
-from streamq import App, Settings
+import anyio
+
+from streamq import App, JobStatus, Settings
 from tests.support.fixtures import workers
 from tests.support.procs import WorkerProcess
 
@@ -105,3 +107,27 @@ async def test_json_log_has_the_same_facts_as_fields(
     assert invalid["reason"] == "invalid payload" and "a: Input should be a valid integer" in str(
         invalid["error"])
 
+
+
+async def test_a_job_that_kills_its_workers_is_logged_by_the_node_that_dead_letters_it(
+    redis_url: str, workers: Callable[..., WorkerProcess], tmp_path: Path
+) -> None:
+    env = {"STREAMQ_MAX_DELIVERIES": "1", "STREAMQ_LOG_FORMAT": "json"}
+    async with App(Settings(redis_url=redis_url)) as producer:
+        job_id = await producer.enqueue("ledger.crash")
+        crashed = workers(redis_url, env=env, log_path=tmp_path / "crashed.log")
+        with anyio.fail_after(15):
+            while crashed.alive():
+                await anyio.sleep(0.05)
+        reclaimer = workers(redis_url, env=env, log_path=tmp_path / "reclaimer.log")
+        job = await producer.wait_for(job_id, timeout_s=15)
+    assert (job.status, job.reason) == (JobStatus.FAILED, "lost worker")
+    assert reclaimer.terminate() == 0
+    records = [json.loads(line) for line in (tmp_path / "reclaimer.log").read_text().splitlines()]
+    [dead] = [r for r in records if r.get("job_id") == job_id and r["level"] == "error"]
+    assert dead["message"] == (
+        f"job {job_id} (ledger.crash) dead-lettered: lost worker: the worker running this job "
+        "was lost 1 time (STREAMQ_MAX_DELIVERIES); a job that crashes or freezes its worker "
+        "ends so")
+    assert (dead["task"], dead["queue"], dead["reason"], dead["error_type"]) == (
+        "ledger.crash", "default", "lost worker", "LostWorker")
