@@ -46,7 +46,7 @@ async def test_the_node_is_registered_in_each_queue_with_its_in_flight_count(
         info = orjson.loads(await redis_client.hget(k.worker_info, "n1") or b"{}")
         assert info == {
             "host": socket.gethostname(), "pid": os.getpid(), "concurrency": 5, "in_flight": 2,
-            "queues": ["default", "mail"], "tasks": {"mail.send": "mail"},
+            "leases_lost": 0, "queues": ["default", "mail"], "tasks": {"mail.send": "mail"},
             "heartbeat_ms": NOW_MS,
         }
 
