@@ -1,9 +1,9 @@
 """The trail completers leave for the console: outcome counters per minute and the
 attempts a job record no longer tells. The only module sending these commands.
 
-Both are written after the outcomes themselves, in one pipelined round trip: counts when
-the completer has nothing more to write, or once a second while it is busy; kept
-attempts with the batch that ended them. So they cost a worker no round trip per job:
+Both are written after the outcomes themselves, in one pipelined round trip: counts at
+most once a second (and within a second of the last outcome), kept attempts with the
+batch that ended them. So they cost a worker no round trip per job:
 
 - `streamq:{q}:stats` (hash): `<unix minute>:ok|err|dead` -> count. A node's first write
   in a minute drops the fields of the minutes 61 to 125 ago, and every write refreshes a
@@ -103,6 +103,15 @@ class Trail:
         due = time.monotonic() - self._flushed >= FLUSH_S
         if (self._counts or self._kept) and (flush or due or self._kept):
             await self._write(minute)
+
+    @property
+    def pending(self) -> bool:
+        """Counts wait in memory: the completer flushes them when it has been idle a while."""
+        return bool(self._counts)
+
+    async def flush(self) -> None:
+        if self._counts or self._kept:
+            await self._write(int(time.time() * 1000) // 60_000)
 
     async def _write(self, minute: int) -> None:
         counts, kept = self._counts, self._kept

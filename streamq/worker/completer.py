@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections import defaultdict
 
@@ -20,7 +21,7 @@ from ..metrics import (
 )
 from ..store import Store
 from ..store.codes import FinishCode
-from ..store.trail import Trail
+from ..store.trail import FLUSH_S, Trail
 from .joblog import log_outcome
 from .state import NodeState
 
@@ -44,20 +45,34 @@ class Completer:
         self.stale = 0
         self._last_warning = -1e9
         self.trail = Trail(store)
-        self._more_waiting = False
 
     async def run(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> None:
         # The node owns and closes the stream, so a restarted completer can still read it.
         while True:
             batch = await self._collect(outcomes)
             if not batch:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(2):
+                    try:
+                        await self.trail.flush()  # the node stops: counts still in memory
+                    except Exception as exc:
+                        log.warning("writing the console counters failed (%s)", exc)
                 return
-            self._more_waiting = outcomes.statistics().current_buffer_used > 0
             await self.persist(batch)
+
+    async def _first(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> Outcome:
+        """The next outcome; while none comes for a second, the console's counters that
+        wait in memory are written."""
+        while True:
+            with anyio.move_on_after(FLUSH_S if self.trail.pending else math.inf):
+                return await outcomes.receive()
+            try:
+                await self.trail.flush()
+            except Exception as exc:
+                log.warning("writing the console counters failed (%s)", exc)
 
     async def _collect(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> list[Outcome]:
         try:
-            batch = [await outcomes.receive()]
+            batch = [await self._first(outcomes)]
         except anyio.EndOfStream:
             return []
         with anyio.move_on_after(self.flush_s):
@@ -104,8 +119,7 @@ class Completer:
         """Per-minute counters and kept attempts for the console: diagnostic figures, so a
         failed write is only logged (the outcomes themselves are already persisted)."""
         try:
-            await self.trail.record(batch, codes, self.state.name,
-                                    flush=not self._more_waiting)
+            await self.trail.record(batch, codes, self.state.name, flush=False)
         except Exception as exc:
             log.warning("writing the console counters of %d outcomes failed (%s)",
                         len(batch), exc)
