@@ -80,5 +80,5 @@ async def test_sigkill_a_worker_every_2_s_on_a_cluster(
                "drain_s": round(drain_s, 2)}
     record("15-cluster-sigkill-loop", size, figures)
     report.assert_clean()
-    assert kills >= size["seconds"] // 2 - 1, figures
+    assert kills >= size["seconds"] // 3, figures  # one every 2 s, plus the freezing
     assert report.duplicates > 0 or in_flight_at_kills == 0, figures
