@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
-
 from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from croniter import croniter
 
 Misfire = Literal["skip", "run_once"]
 MISFIRE_POLICIES: tuple[str, ...] = ("skip", "run_once")
@@ -58,6 +59,8 @@ class CronJob:
             )
 
     def _iter(self, at_ms: int) -> croniter:
+        from croniter import croniter  # only an app that declares a cron pays its import
+
         start = datetime.fromtimestamp(at_ms / 1000, tz=self.zone)
         return croniter(self.expr, start, second_at_beginning=True, hash_id=self.name)
 
@@ -96,6 +99,8 @@ def check_expression(expr: str, name: str = "") -> None:
             f"{what}bad cron expression {expr!r}: expected 5 fields (minute hour day month "
             f"weekday) or 6 with seconds first, got {len(fields)}"
         )
+    from croniter import CroniterError, croniter
+
     try:
         valid = croniter.is_valid(expr, hash_id=name or "cron", second_at_beginning=True,
                                   strict=True)

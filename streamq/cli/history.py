@@ -13,9 +13,12 @@ import orjson
 
 from ..app import App
 from ..errors import JobNotFound
-from ..history.query import TERMINAL
-from ..job import Job
+from ..job import Job, JobStatus
 from .common import EXIT_USAGE, json_option, option, run
+
+TERMINAL = tuple(s.value for s in JobStatus if s.terminal)
+"""The statuses the archive holds (`streamq.history.query.TERMINAL`, without importing the
+archive into every command, the worker included)."""
 
 
 def _archive_app() -> App:
