@@ -1,75 +1,92 @@
---[[ enqueue: write one job record and make it ready (stream) or scheduled (zset).
-  KEYS[1] job hash        KEYS[2] priority stream   KEYS[3] scheduled zset
-  KEYS[4] index:queued    KEYS[5] index:scheduled   KEYS[6] events
-  KEYS[7] idempotency key (optional)
-  then, optionally, the last three: index:all, index:type:<type>, types set (listing indices,
-  scored by creation time; #KEYS tells which optional keys are present: 6, 7, 9 or 10)
-  ARGV[1] now_ms (0 = Redis TIME)  ARGV[2] job id   ARGV[3] type   ARGV[4] payload json
-  ARGV[5] priority   ARGV[6] max_retries   ARGV[7] timeout_s   ARGV[8] delay_ms
-  ARGV[9] run_at_ms (0 = none)   ARGV[10] idempotency ttl_ms   ARGV[11] fingerprint
-  ARGV[12] events maxlen   ARGV[13] max backlog   ARGV[14] wake channel
-  ARGV[15] trace context (W3C traceparent of the producer span), only when tracing
-  Returns {1, id, status} created | {0, id} replay (of the key, or of the same job id)
-          | {-1, id} key conflict
-          | {-2, backlog} queue over its backlog limit ]]
-local job_key, stream_key, scheduled_key = KEYS[1], KEYS[2], KEYS[3]
-local queued_idx, scheduled_idx, events_key = KEYS[4], KEYS[5], KEYS[6]
-local idem_key, all_idx, type_idx, types_key
-if #KEYS == 7 or #KEYS == 10 then idem_key = KEYS[7] end
-if #KEYS >= 9 then all_idx, type_idx, types_key = KEYS[#KEYS - 2], KEYS[#KEYS - 1], KEYS[#KEYS] end
+--[[ enqueue: write a batch of job records (one queue), each made ready (stream) or
+  scheduled (zset). One call per batch: the call's own cost, the clock, the backlog count
+  and the types set are paid once, not per job. Each job is checked on its own: a refused
+  job (key conflict, full queue) changes nothing and the others are written.
+  KEYS[1..3] streams high, normal, low   KEYS[4] scheduled zset   KEYS[5] index:queued
+  KEYS[6] index:scheduled   KEYS[7] events   KEYS[8] index:all   KEYS[9] types set
+  then per job: its job hash, its index:type:<type>, and its idempotency key when it has one
+  ARGV[1] now_ms (0 = Redis TIME)   ARGV[2] idempotency ttl_ms   ARGV[3] events maxlen
+  ARGV[4] max backlog   ARGV[5] wake channel
+  then 11 per job: job id, type, payload json, priority, max_retries, timeout_s, delay_ms,
+  run_at_ms (0 = none), fingerprint, has idempotency key (1|0), trace context ('' = none)
+  Returns three values per job: {1, id, status} created | {0, id, ''} replay (of the key,
+          or of the same job id) | {-1, id, ''} key conflict | {-2, backlog, ''} queue over
+          its backlog limit ]]
+local streams = {high = KEYS[1], normal = KEYS[2], low = KEYS[3]}
+local scheduled_key, queued_idx, scheduled_idx = KEYS[4], KEYS[5], KEYS[6]
+local events_key, all_idx, types_key = KEYS[7], KEYS[8], KEYS[9]
 local now = now_ms(ARGV[1])
-local job_id, job_type, payload, priority = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local max_retries, timeout = ARGV[6], ARGV[7]
-local delay_ms, run_at = tonumber(ARGV[8]), tonumber(ARGV[9])
-local idem_ttl, fingerprint = tonumber(ARGV[10]), ARGV[11]
-local events_max, max_backlog, wake = tonumber(ARGV[12]), tonumber(ARGV[13]), ARGV[14]
-local trace = ARGV[15]
-
-if idem_key then
-  local held = redis.call('GET', idem_key)
-  if held then
-    local sep = string.find(held, '|', 1, true)
-    local held_id, held_fp = string.sub(held, 1, sep - 1), string.sub(held, sep + 1)
-    if held_fp == fingerprint then return {0, held_id} end
-    return {-1, held_id}
-  end
-end
-
--- A client that retries after a dropped connection may send the same job twice: the id is
--- minted by the producer, so an existing record means this job was already written.
-if redis.call('EXISTS', job_key) == 1 then return {0, job_id} end
-
+local idem_ttl, events_max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local max_backlog, wake = tonumber(ARGV[4]), ARGV[5]
+local per = 11
 local backlog = redis.call('ZCARD', queued_idx)
-if backlog >= max_backlog then return {-2, backlog} end
+local typed = {}
+local earliest  -- the earliest due time this batch scheduled
+local out = {}
 
-local due = now + delay_ms
-if run_at > 0 then due = run_at end
-local status = 'queued'
-if due > now then status = 'scheduled' end
+local function enqueue_one(job_key, type_idx, idem_key, a)
+  local job_id, job_type, payload, priority = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+  local max_retries, timeout = ARGV[a + 4], ARGV[a + 5]
+  local delay_ms, run_at = tonumber(ARGV[a + 6]), tonumber(ARGV[a + 7])
+  local fingerprint, trace = ARGV[a + 8], ARGV[a + 10]
+  if idem_key then
+    local held = redis.call('GET', idem_key)
+    if held then
+      local sep = string.find(held, '|', 1, true)
+      local held_id, held_fp = string.sub(held, 1, sep - 1), string.sub(held, sep + 1)
+      if held_fp == fingerprint then return {0, held_id, ''} end
+      return {-1, held_id, ''}
+    end
+  end
+  -- A client that retries after a dropped connection may send the same job twice: the id
+  -- is minted by the producer, so an existing record means this job was already written.
+  if redis.call('EXISTS', job_key) == 1 then return {0, job_id, ''} end
+  if backlog >= max_backlog then return {-2, backlog, ''} end
 
-redis.call('HSET', job_key, 'type', job_type, 'payload', payload, 'priority', priority,
-  'status', status, 'attempt', 1, 'max_retries', max_retries, 'timeout', timeout,
-  'deliveries', 0, 'lost', 0, 'run', 0, 'created', now, 'due', due)
-if trace and trace ~= '' then redis.call('HSET', job_key, 'trace', trace) end
-if idem_key then
-  redis.call('HSET', job_key, 'idem', idem_key)
-  redis.call('SET', idem_key, job_id .. '|' .. fingerprint, 'PX', idem_ttl)
-end
-
-if status == 'scheduled' then
-  redis.call('ZADD', scheduled_key, due, job_id)
-  redis.call('ZADD', scheduled_idx, now, job_id)
-  local head = redis.call('ZRANGE', scheduled_key, 0, 0)
-  if head[1] == job_id then redis.call('PUBLISH', wake, due) end
-else
-  redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, job_type, payload, timeout,
-    max_retries, now)))
-  redis.call('ZADD', queued_idx, now, job_id)
-end
-if all_idx then
+  local due = now + delay_ms
+  if run_at > 0 then due = run_at end
+  local status = 'queued'
+  if due > now then status = 'scheduled' end
+  redis.call('HSET', job_key, 'type', job_type, 'payload', payload, 'priority', priority,
+    'status', status, 'attempt', 1, 'max_retries', max_retries, 'timeout', timeout,
+    'deliveries', 0, 'lost', 0, 'run', 0, 'created', now, 'due', due)
+  if trace ~= '' then redis.call('HSET', job_key, 'trace', trace) end
+  if idem_key then
+    redis.call('HSET', job_key, 'idem', idem_key)
+    redis.call('SET', idem_key, job_id .. '|' .. fingerprint, 'PX', idem_ttl)
+  end
+  if status == 'scheduled' then
+    redis.call('ZADD', scheduled_key, due, job_id)
+    redis.call('ZADD', scheduled_idx, now, job_id)
+    if not earliest or due < earliest then earliest = due end
+  else
+    redis.call('XADD', streams[priority] or streams.normal, '*', unpack(entry_fields(job_id,
+      job_type, payload, timeout, max_retries, now)))
+    redis.call('ZADD', queued_idx, now, job_id)
+    backlog = backlog + 1
+  end
   redis.call('ZADD', all_idx, now, job_id)
   redis.call('ZADD', type_idx, now, job_id)
-  redis.call('SADD', types_key, job_type)
+  if not typed[job_type] then
+    redis.call('SADD', types_key, job_type)
+    typed[job_type] = true
+  end
+  emit(events_key, events_max, job_id, '', status, 1, now, '')
+  return {1, job_id, status}
 end
-emit(events_key, events_max, job_id, '', status, 1, now, '')
-return {1, job_id, status}
+
+local k = 10
+for a = 6, #ARGV, per do
+  local job_key, type_idx, idem_key = KEYS[k], KEYS[k + 1], nil
+  k = k + 2
+  if ARGV[a + 9] == '1' then idem_key = KEYS[k]; k = k + 1 end
+  for _, value in ipairs(enqueue_one(job_key, type_idx, idem_key, a)) do
+    out[#out + 1] = value
+  end
+end
+if earliest then
+  -- The scheduler sleeps until its head is due: wake it when this batch moved the head.
+  local head = redis.call('ZRANGE', scheduled_key, 0, 0, 'WITHSCORES')
+  if head[2] and tonumber(head[2]) == earliest then redis.call('PUBLISH', wake, earliest) end
+end
+return out

@@ -1,7 +1,8 @@
-"""Writing new jobs: enqueue (one script per job, one round trip per batch) and cron ticks."""
+"""Writing new jobs: enqueue (one script call per queue and batch) and cron ticks."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,10 @@ from .base import StoreBase
 from .classify import translate_errors
 from .codes import CronCode, EnqueueCode
 from .results import EnqueueResult, EnqueueSpec, as_str
+
+ENQUEUE_CALL_JOBS = 200
+"""Jobs per enqueue script call: enough to spread the call's own cost thin, few enough
+that one call never holds Redis for more than a few milliseconds."""
 
 
 def queue_full(queue: str, backlog: int, limit: int) -> QueueFull:
@@ -26,7 +31,7 @@ class Producing(StoreBase):
     async def enqueue(self, specs: Sequence[EnqueueSpec]) -> list[EnqueueResult]:
         """Write every job in one round trip; raises on the first refused one.
 
-        Each job is its own script call, so a refusal (conflict, full queue) leaves the
+        Each job is checked on its own, so a refusal (conflict, full queue) leaves the
         other jobs written; callers validate everything first so that this is rare.
         """
         results = await self.enqueue_each(specs)
@@ -38,45 +43,52 @@ class Producing(StoreBase):
     async def enqueue_each(
         self, specs: Sequence[EnqueueSpec]
     ) -> list[EnqueueResult | StreamqError]:
-        """Write every job in one round trip; a refused job (idempotency conflict, full
-        queue) gets its error in its place and changes nothing."""
-        s = self.settings
+        """Write every job in one round trip, one script call per queue; a refused job
+        (idempotency conflict, full queue) gets its error in its place and changes nothing."""
+        by_queue: dict[str, list[int]] = defaultdict(list)
+        for i, spec in enumerate(specs):
+            by_queue[spec.queue].append(i)
+        calls = [
+            positions[c : c + ENQUEUE_CALL_JOBS]
+            for positions in by_queue.values()
+            for c in range(0, len(positions), ENQUEUE_CALL_JOBS)
+        ]
         now = self.now_arg()
         pipe = self.redis.pipeline(transaction=False)
+        for positions in calls:
+            chunk = [specs[i] for i in positions]
+            keys, args = self._enqueue_call(chunk[0].queue, chunk, now)
+            await self.scripts.enqueue(keys=keys, args=args, client=pipe)
+        results: list[EnqueueResult | StreamqError | None] = [None] * len(specs)
+        for positions, reply in zip(calls, await self._execute(pipe), strict=True):
+            for n, i in enumerate(positions):
+                results[i] = self._enqueue_result(specs[i], reply[3 * n : 3 * n + 3])
+        return [r for r in results if r is not None]
+
+    def _enqueue_call(
+        self, queue: str, specs: Sequence[EnqueueSpec], now: int
+    ) -> tuple[list[str], list[Any]]:
+        """KEYS and ARGV of one enqueue script call writing `specs` (all of `queue`)."""
+        s = self.settings
+        k = self.keys(queue)
+        keys = [
+            *k.streams, k.scheduled, k.index("queued"), k.index("scheduled"), k.events,
+            k.index_all, k.types,
+        ]
+        args: list[Any] = [
+            now, s.idempotency_ttl_s * 1000, s.events_max_entries, s.max_backlog,
+            k.wake_channel,
+        ]
         for spec in specs:
-            k = self.keys(spec.queue)
-            keys = [
-                k.job(spec.job_id),
-                k.stream(spec.priority),
-                k.scheduled,
-                k.index("queued"),
-                k.index("scheduled"),
-                k.events,
-            ]
+            keys += [k.job(spec.job_id), k.index_type(spec.type)]
             if spec.idempotency_key is not None:
                 keys.append(k.idempotency(spec.idempotency_key))
-            keys += [k.index_all, k.index_type(spec.type), k.types]
-            args: list[Any] = [
-                now,
-                spec.job_id,
-                spec.type,
-                spec.payload,
-                spec.priority,
-                spec.max_retries,
-                repr(spec.timeout_s),
-                spec.delay_ms,
-                spec.run_at_ms,
-                s.idempotency_ttl_s * 1000,
-                spec.fingerprint,
-                s.events_max_entries,
-                s.max_backlog,
-                k.wake_channel,
+            args += [
+                spec.job_id, spec.type, spec.payload, spec.priority, spec.max_retries,
+                repr(spec.timeout_s), spec.delay_ms, spec.run_at_ms, spec.fingerprint,
+                0 if spec.idempotency_key is None else 1, spec.trace,
             ]
-            if spec.trace:  # only when tracing: otherwise the call is exactly as before
-                args.append(spec.trace)
-            await self.scripts.enqueue(keys=keys, args=args, client=pipe)
-        replies = await self._execute(pipe)
-        return [self._enqueue_result(spec, r) for spec, r in zip(specs, replies, strict=True)]
+        return keys, args
 
     def _enqueue_result(self, spec: EnqueueSpec, reply: Any) -> EnqueueResult | StreamqError:
         code, value = EnqueueCode(int(reply[0])), as_str(reply[1])
