@@ -38,3 +38,22 @@ async def test_a_pipeline_of_scripts_is_one_round_trip(app: App, redis_client: R
     await app.enqueue("warm", {})
     after = (await redis_client.info("commandstats")).get("cmdstat_script|exists", {})
     assert before.get("calls", 0) == after.get("calls", 0), "no SCRIPT EXISTS before a batch"
+
+
+async def test_one_enqueue_is_one_command_and_survives_a_script_flush(
+    app: App, redis_client: Redis
+) -> None:
+    """One job at a time is one EVALSHA (no pipeline, no SCRIPT EXISTS); after a flush,
+    redis-py loads the script and the job is written once."""
+    await app.enqueue("warm", {})
+    await redis_client.config_resetstat()
+    for _ in range(10):
+        await app.enqueue("warm", {})
+    stats = await redis_client.info("commandstats")
+    client_calls = {k: v["calls"] for k, v in stats.items()
+                    if k in ("cmdstat_evalsha", "cmdstat_script|exists", "cmdstat_script|load")}
+    assert client_calls == {"cmdstat_evalsha": 10}
+    await redis_client.script_flush()
+    job_id = await app.enqueue("warm", {})
+    assert await redis_client.xlen("streamq:{default}:stream:normal") == 12
+    assert (await app.get_job(job_id)).status is JobStatus.QUEUED
