@@ -16,6 +16,8 @@
   the reclaimer as a second entry of the job.
   A lease-lost attempt whose entry is on no pending list any more (its stream or group was
   deleted) is given back through the scheduled zset: otherwise nothing would ever run it.
+  The finished-status indices are trimmed by age by the janitor, not here: once per sweep
+  instead of once per job.
   Returns one code per outcome: 1 applied | 0 stale attempt (fenced off), or stopped without
           a cancel | -1 job missing | 2 acknowledged, job had been cancelled meanwhile
           | 3 stopped, its entry gone: the job was given back ]]
@@ -86,7 +88,6 @@ for i = 0, count - 1 do
     if kind == 'succeeded' then
       redis.call('HSET', job_key, 'status', 'succeeded', 'result', result, 'finished', now)
       redis.call('PEXPIRE', job_key, ok_ttl)
-      redis.call('ZREMRANGEBYSCORE', final_idx.succeeded, '-inf', now - ok_ttl)
     elseif kind == 'retry' then
       to = 'retrying'
       local due = now + delay
@@ -100,7 +101,6 @@ for i = 0, count - 1 do
       redis.call('HSET', job_key, 'status', kind, 'error', err, 'error_type', err_type,
         'traceback', tb, 'reason', reason, 'finished', now)
       redis.call('PEXPIRE', job_key, failed_ttl)
-      redis.call('ZREMRANGEBYSCORE', final_idx[kind], '-inf', now - failed_ttl)
       if kind == 'failed' then
         redis.call('XADD', dead_key, 'MAXLEN', '~', dead_max, '*', 'job', job_id,
           'type', rec[5] or '', 'reason', reason, 'error_type', err_type, 'error', err,

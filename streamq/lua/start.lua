@@ -4,41 +4,59 @@
   entry stays in its stream, so cancel then requeue leaves two): one attempt at a time.
   The same entry delivered again (its group was lost and recreated at 0) starts a new run.
   An entry no longer pending under this worker (reclaimed while the fetch reply was on its
-  way: the node was frozen or cut off) is left alone: its job runs from the new entry. A
-  started entry's idle time is reset, so its lease runs from the start, not the read.
+  way: the node was frozen or cut off) is left alone: its job runs from the new entry. The
+  lease runs from the read: the node renews what it holds, from before the start on.
+  While the stream's priority (or the whole queue) is paused, a runnable entry is handed
+  back as a fresh entry, still `queued`: a blocking read that began before a pause can
+  return entries after it, and this check costs no extra round trip.
   KEYS[1] stream   KEYS[2] index:queued   KEYS[3] index:processing   KEYS[4] events
-  KEYS[5..] job hash of each entry
+  KEYS[5] paused hash   KEYS[6..] job hash of each entry
   ARGV[1] now_ms   ARGV[2] worker (consumer)   ARGV[3] events maxlen   ARGV[4] group
-  then two per job hash: job id, entry id
+  ARGV[5] the stream's priority   then two per job hash: job id, entry id
   Returns {run_1, attempt_1, run_2, attempt_2, ...}, where run is the new run number (> 0)
-  or a code: -1 no record | 0 not runnable ]]
+  or a code: -1 no record | 0 not runnable (or handed back, paused) ]]
 local stream_key, queued_idx, processing_idx, events_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms(ARGV[1])
 local worker, events_max, group = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local flags = redis.call('HMGET', KEYS[5], '*', ARGV[5])
+local paused = flags[1] or flags[2]
 local out = {}
-for i = 5, #KEYS do
-  local job_key, a = KEYS[i], 2 * i - 5
+
+local function release(entry_id)
+  redis.call('XACK', stream_key, group, entry_id)
+  redis.call('XDEL', stream_key, entry_id)
+end
+
+for i = 6, #KEYS do
+  local job_key, a = KEYS[i], 2 * i - 6
   local job_id, entry_id = ARGV[a], ARGV[a + 1]
-  local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'entry')
+  local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'entry', 'run', 'deliveries')
   local status, attempt = rec[1], tonumber(rec[2]) or 0
   local duplicate = status == 'processing' and rec[3] ~= entry_id
   local ok, pending = pcall(redis.call, 'XPENDING', stream_key, group, entry_id, entry_id, 1)
   if not (ok and pending[1] and pending[1][2] == worker) then  -- NOGROUP: the group is gone
     table.insert(out, 0); table.insert(out, attempt)
   elseif not status then
-    redis.call('XACK', stream_key, group, entry_id)
-    redis.call('XDEL', stream_key, entry_id)
+    release(entry_id)
     table.insert(out, -1); table.insert(out, 0)
   elseif (status ~= 'queued' and status ~= 'processing') or duplicate then
-    redis.call('XACK', stream_key, group, entry_id)
-    redis.call('XDEL', stream_key, entry_id)
+    release(entry_id)
+    table.insert(out, 0); table.insert(out, attempt)
+  elseif paused then
+    release(entry_id)
+    local job = redis.call('HMGET', job_key, 'type', 'payload', 'timeout', 'max_retries')
+    redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, job[1], job[2], job[3],
+      job[4], now)))
+    if status == 'processing' then  -- its own entry delivered again: it runs no more
+      redis.call('HSET', job_key, 'status', 'queued')
+      index_move(processing_idx, queued_idx, job_id, now)
+      emit(events_key, events_max, job_id, status, 'queued', attempt, now, worker)
+    end
     table.insert(out, 0); table.insert(out, attempt)
   else
-    redis.call('XCLAIM', stream_key, group, worker, 0, entry_id, 'JUSTID')
-    local run = redis.call('HINCRBY', job_key, 'run', 1)
-    redis.call('HINCRBY', job_key, 'deliveries', 1)
+    local run = (tonumber(rec[4]) or 0) + 1
     redis.call('HSET', job_key, 'status', 'processing', 'worker', worker, 'started', now,
-      'entry', entry_id)
+      'entry', entry_id, 'run', run, 'deliveries', (tonumber(rec[5]) or 0) + 1)
     index_move(queued_idx, processing_idx, job_id, now)
     emit(events_key, events_max, job_id, status, 'processing', attempt, now, worker)
     table.insert(out, run); table.insert(out, attempt)

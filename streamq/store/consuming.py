@@ -81,7 +81,8 @@ class Consuming(StoreBase):
         )
 
     async def start(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
-        """Mark fetched entries as processing; returns the runnable ones with run and attempt."""
+        """Mark fetched entries as processing; returns the runnable ones with run and attempt.
+        Entries of a paused priority are handed back as fresh entries, not started."""
         if not deliveries:
             return []
         s = self.settings
@@ -97,10 +98,11 @@ class Consuming(StoreBase):
                     k.index("queued"),
                     k.index("processing"),
                     k.events,
+                    k.paused,
                     *(k.job(d.job_id) for d in batch),
                 ],
                 args=[
-                    self.now_arg(), consumer, s.events_max_entries, GROUP,
+                    self.now_arg(), consumer, s.events_max_entries, GROUP, priority,
                     *(x for d in batch for x in (d.job_id, d.entry_id)),
                 ],
                 client=pipe,

@@ -23,8 +23,9 @@ log = logging.getLogger("streamq.worker")
 
 class Fetcher:
     """One per queue. A round trip fetches a whole batch (strict or weighted priority
-    order, in one script), a second marks it started; when every stream is empty it
-    blocks on XREADGROUP so that a new job starts at once."""
+    order, in one script), a second marks it started (and hands back the entries of a
+    priority paused meanwhile); when every stream is empty it blocks on XREADGROUP so that
+    a new job starts at once."""
 
     def __init__(
         self,
@@ -68,11 +69,10 @@ class Fetcher:
                 await anyio.sleep(0.25)  # queue paused
                 return True
             per_stream = max(1, free // len(fetched.active_priorities))
+            # A pause that comes during the blocking read is checked by the start script.
             deliveries = await self.store.fetch_blocking(
                 self.queue, fetched.active_priorities, name, per_stream, self.block_ms
             )
-            if deliveries:
-                deliveries = await self._unless_paused(deliveries)
         if deliveries:
             await self.dispatch(deliveries)
         return True
@@ -126,15 +126,6 @@ class Fetcher:
                 self.queue, priority
             )
         return child
-
-    async def _unless_paused(self, deliveries: list[Delivery]) -> list[Delivery]:
-        """A blocking read that began before a pause can return entries after it: those
-        are handed back as fresh entries (they keep `queued`), not started."""
-        paused = set(await self.store.paused_priorities(self.queue))
-        back = [d for d in deliveries if d.priority in paused]
-        if back:
-            await self.store.hand_back(self.state.name, back)
-        return [d for d in deliveries if d.priority not in paused]
 
     async def _admit(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Jobs of a type at its concurrency limit (across nodes) are parked, still

@@ -142,10 +142,10 @@ CASES = [
             K.job("j1"): Ttl(running(status="succeeded", result="1", finished=NOW),
                              OK_TTL_MS // 1000),
             NORMAL: ACKED,
-            K.index("succeeded"): ZSet({"young": NOW - 1, "j1": NOW}),
+            K.index("succeeded"): ZSet({"old": NOW - OK_TTL_MS, "young": NOW - 1, "j1": NOW}),
             K.events: events(event("j1", "processing", "succeeded", worker="w1")),
         },
-        [], id="index-trimmed-past-retention",
+        [], id="index-past-retention-left-to-the-janitor",
     ),
     pytest.param(
         RESTARTED, [outcome("succeeded", result="1", run=1)], [STALE], RESTARTED, [],
