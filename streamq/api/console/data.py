@@ -12,16 +12,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...app import App
-from ...errors import ValidationError
 from ...fingerprint import error_fingerprint
-from ...job import DeadLetter, Event, Job, JobStatus, Priority
-from ...keys import STATUSES
-from ...ops.pagination import Cursor
+from ...job import DeadLetter, Event, Job, JobStatus
 from ...store.console import ConsoleStore
 from ...store.trail import Minute, Trail
+from .explorer import opt
 
-EXPLORE_BUDGET = 5_000
-"""Jobs one explorer page examines at most when filters apply on top of the index."""
 DEAD_SCAN = 20_000
 """Dead-letter entries the grouped view reads at most (newest first)."""
 
@@ -111,134 +107,6 @@ async def overview(app: App) -> list[QueueView]:
     return views
 
 
-# -- jobs explorer -----------------------------------------------------------------------------
-
-
-def _opt(query: Mapping[str, str], name: str, longest: int = 200) -> str | None:
-    value = query.get(name, "").strip()
-    if not value:
-        return None
-    if len(value) > longest:
-        raise ValidationError(f"{name} is longer than {longest} characters", field=name)
-    return value
-
-
-def _time(query: Mapping[str, str], name: str) -> datetime | None:
-    value = _opt(query, name, 40)
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise ValidationError(f"{name} must be a time such as 2025-01-31T12:00",
-                              field=name) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class JobFilters:
-    """The explorer's filters, as the URL holds them."""
-
-    status: str | None = None
-    type: str | None = None
-    queue: str | None = None
-    priority: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-    fingerprint: str | None = None
-    node: str | None = None
-    id: str | None = None
-
-    @classmethod
-    def parse(cls, query: Mapping[str, str]) -> JobFilters:
-        status = _opt(query, "status")
-        if status is not None and status not in STATUSES:
-            raise ValidationError(f"unknown status {status!r}", field="status")
-        priority = _opt(query, "priority")
-        if priority is not None:
-            priority = Priority.parse(priority).value
-        f = cls(status, _opt(query, "type"), _opt(query, "queue"), priority,
-                _time(query, "since"), _time(query, "until"), _opt(query, "fingerprint", 64),
-                _opt(query, "node"), _opt(query, "id", 100))
-        if f.since and f.until and f.since > f.until:
-            raise ValidationError("since must not be after until", field="since")
-        return f
-
-    def query(self) -> dict[str, str]:
-        """The non-empty filters as URL parameters."""
-        out = {}
-        for name, value in self.__dict__.items():
-            if value is not None:
-                out[name] = value.strftime("%Y-%m-%dT%H:%M:%S") if isinstance(
-                    value, datetime) else str(value)
-        return out
-
-    @property
-    def narrowing(self) -> bool:
-        """Filters the listing index cannot apply itself."""
-        return any(v is not None for v in (self.priority, self.since, self.until,
-                                           self.fingerprint, self.node))
-
-    def keeps(self, job: Job) -> bool:
-        if self.priority is not None and job.priority.value != self.priority:
-            return False
-        if self.node is not None and (job.worker or "") != self.node:
-            return False
-        if self.fingerprint is not None and (
-            not job.error or error_fingerprint(job.error_type or "", job.error)
-            != self.fingerprint
-        ):
-            return False
-        created = job.created_at
-        if self.since is not None and (created is None or created < self.since):
-            return False
-        return not (self.until is not None and (created is None or created > self.until))
-
-
-@dataclass(frozen=True)
-class ExplorePage:
-    jobs: list[Job]
-    next_cursor: str | None
-    examined: int
-
-
-def _seek(app: App, f: JobFilters) -> str | None:
-    """A first cursor starting at `until` when the index is ordered by creation time (no
-    status filter): the page then costs O(log N) instead of a walk from the newest job."""
-    if f.until is None or f.status is not None:
-        return None
-    queues = [f.queue] if f.queue else app.queues
-    start: list[Any] = [int(f.until.timestamp() * 1000) + 1, ""]
-    kind = "type" if f.type else "all"
-    filters = {"status": None, "type": f.type, "queue": f.queue}
-    return Cursor(filters, {q: list(start) for q in queues}, kind).encode()
-
-
-async def explore(app: App, f: JobFilters, limit: int, cursor: str | None) -> ExplorePage:
-    """One explorer page: `App.list_jobs` pages (keyset cursors, so no job is skipped or
-    repeated while jobs move), narrowed by the filters the index does not know. Each
-    inner page asks for no more jobs than are still missing, so every job it returns is
-    examined and the cursor never passes a job that was not."""
-    got: list[Job] = []
-    examined = 0
-    next_cursor = cursor if cursor is not None else _seek(app, f)
-    first = True
-    ordered_by_creation = f.status is None
-    while len(got) < limit and (first or next_cursor is not None):
-        first = False
-        page = await app.list_jobs(status=f.status, type=f.type, queue=f.queue,
-                                   limit=limit - len(got), cursor=next_cursor)
-        next_cursor = page.next_cursor
-        examined += len(page.jobs)
-        got += [j for j in page.jobs if f.keeps(j)]
-        if not f.narrowing or examined >= EXPLORE_BUDGET:
-            break
-        oldest = page.jobs[-1].created_at if page.jobs else None
-        if ordered_by_creation and f.since and oldest and oldest < f.since:
-            next_cursor = None  # everything further is older still
-    return ExplorePage(got, next_cursor, examined)
-
-
 # -- one job -----------------------------------------------------------------------------------
 
 
@@ -267,20 +135,25 @@ class JobDetail:
     commands: list[str] = field(default_factory=list)
 
     @property
+    def archived(self) -> bool:
+        """Read from the history archive: Redis has forgotten it, so no action applies."""
+        return self.job.source == "history"
+
+    @property
     def can_cancel(self) -> bool:
-        return not self.job.status.terminal
+        return not self.archived and not self.job.status.terminal
 
     @property
     def can_retry(self) -> bool:
-        return self.job.status in (JobStatus.FAILED, JobStatus.CANCELLED)
+        return not self.archived and self.job.status in (JobStatus.FAILED, JobStatus.CANCELLED)
 
     @property
     def can_run_now(self) -> bool:
-        return self.job.status in (JobStatus.SCHEDULED, JobStatus.RETRYING)
+        return not self.archived and self.job.status in (JobStatus.SCHEDULED, JobStatus.RETRYING)
 
     @property
     def can_delete(self) -> bool:
-        return self.job.status.terminal
+        return not self.archived and self.job.status.terminal
 
 
 def _ms_time(ms: int | None) -> datetime | None:
@@ -330,7 +203,7 @@ async def job_detail(app: App, job_id: str) -> JobDetail:
         kept.append(_current_attempt(job))
     task = app.tasks.get(job.type)
     k = app.store.keys(job.queue)
-    commands = [
+    commands = [] if job.source == "history" else [
         redis_cli("HGETALL", k.job(job.id)),
         redis_cli("LRANGE", k.attempts(job.id), "0", "-1"),
         redis_cli("XRANGE", k.events, "-", "+"),
@@ -365,7 +238,7 @@ class DeadFilter:
 
     @classmethod
     def parse(cls, query: Mapping[str, str]) -> DeadFilter:
-        return cls(_opt(query, "queue"), _opt(query, "type"), _opt(query, "fingerprint", 64))
+        return cls(opt(query, "queue"), opt(query, "type"), opt(query, "fingerprint", 64))
 
     def query(self) -> dict[str, str]:
         return {k: v for k, v in self.__dict__.items() if v is not None}

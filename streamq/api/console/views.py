@@ -15,7 +15,7 @@ from aiohttp import web
 from ...errors import InvalidTransition, JobNotFound, ValidationError
 from ...job import JobStatus
 from ...store.console import ConsoleStore
-from . import data, fleet, live
+from . import data, explorer, fleet, live
 from .render import page, redirect
 from .security import (
     CSRF_FIELD,
@@ -46,26 +46,26 @@ async def overview(request: web.Request) -> web.StreamResponse:
 
 async def jobs(request: web.Request) -> web.StreamResponse:
     app = console_app_of(request)
-    f = data.JobFilters.parse(request.query)
+    f = explorer.JobFilters.parse(request.query)
+    common = {"filters": f, "types": _types(app), "queues_all": app.queues,
+              "history_enabled": app.history_archive is not None}
     if f.id is not None:
         try:
             await app.get_job(f.id)
         except JobNotFound:
-            return await page(request, "jobs.html", filters=f, result=None, limit=DEFAULT_LIMIT,
-                              missing=f.id, types=_types(app), queues_all=app.queues,
-                              status=404)
+            return await page(request, "jobs.html", result=None, limit=DEFAULT_LIMIT,
+                              missing=f.id, status=404, **common)
         return redirect(request, f"jobs/{f.id}")
     limit = _limit(request.query.get("limit"))
     cursor = request.query.get("cursor") or None
-    result = await data.explore(app, f, limit, cursor)
+    result = await explorer.explore(app, f, limit, cursor)
+    first = [*f.query(), ("limit", str(limit))]
     next_url = None
     if result.next_cursor is not None:
-        next_url = "jobs?" + urlencode({**f.query(), "limit": str(limit),
-                                        "cursor": result.next_cursor})
-    return await page(request, "jobs.html", filters=f, result=result, limit=limit,
-                      next_url=next_url, first_url="jobs?" + urlencode(
-                          {**f.query(), "limit": str(limit)}),
-                      types=_types(app), queues_all=app.queues, paged=cursor is not None)
+        next_url = "jobs?" + urlencode([*first, ("cursor", result.next_cursor)])
+    return await page(request, "jobs.html", result=result, limit=limit, next_url=next_url,
+                      first_url="jobs?" + urlencode(first), paged=cursor is not None,
+                      **common)
 
 
 def _types(app: Any) -> list[str]:
