@@ -47,8 +47,8 @@ async def overview(request: web.Request) -> web.StreamResponse:
 async def jobs(request: web.Request) -> web.StreamResponse:
     app = console_app_of(request)
     f = explorer.JobFilters.parse(request.query)
-    common = {"filters": f, "types": _types(app), "queues_all": app.queues,
-              "history_enabled": app.history_archive is not None}
+    common: dict[str, Any] = {"filters": f, "types": _types(app), "queues_all": app.queues,
+                              "history_enabled": app.history_archive is not None}
     if f.id is not None:
         try:
             await app.get_job(f.id)
