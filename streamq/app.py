@@ -11,7 +11,7 @@ from .connection import Client, connect
 from .cron import CronJob
 from .errors import StreamqError
 from .job import DeadLetterPage, Event, Job, JobPage
-from .ops import dlq, jobs, listing, produce, queues_in_scope
+from .ops import dlq, jobs, listing, produce, shards_in_scope
 from .ops import queues as queue_ops
 from .registry import Registry
 from .requests import JobRequest, build_spec
@@ -130,10 +130,13 @@ class App:
         timeout: float | None = None,  # noqa: ASYNC109 - the job's time limit, not ours
         idempotency_key: str | None = None,
         queue: str | None = None,
+        partition_key: str | None = None,
     ) -> str:
-        """Validate and store one job; returns its id (the existing one on a key replay)."""
+        """Validate and store one job; returns its id (the existing one on a key replay).
+        On a sharded queue, jobs of one `partition_key` share a shard (and its order)."""
         request = JobRequest(
-            type, payload, priority, delay, run_at, max_retries, timeout, idempotency_key, queue
+            type, payload, priority, delay, run_at, max_retries, timeout, idempotency_key, queue,
+            partition_key,
         )
         return (await self.enqueue_many([request]))[0].job_id
 
@@ -213,7 +216,8 @@ class App:
     ) -> DeadLetterPage:
         """Dead-letter entries of jobs still failed, newest first, filtered by type, error
         fingerprint and failure time window [since, until]."""
-        which = dlq.Filter(self.queues, queue, type, fingerprint, since, until)
+        which = dlq.Filter(self.registry.layout, self.queues, queue, type, fingerprint, since,
+                           until)
         return await dlq.list_page(self.store, which, limit, cursor)
 
     async def dlq_retry(self, job_id: str) -> Job:
@@ -230,7 +234,8 @@ class App:
         until: datetime | float | None = None,
     ) -> int:
         """Requeue every dead-lettered job that matches; returns how many were requeued."""
-        which = dlq.Filter(self.queues, queue, type, fingerprint, since, until)
+        which = dlq.Filter(self.registry.layout, self.queues, queue, type, fingerprint, since,
+                           until)
         return await dlq.requeue_matching(self.store, which)
 
     async def dlq_delete(self, job_id: str) -> None:
@@ -240,7 +245,7 @@ class App:
     async def dlq_purge(self, queue: str | None = None) -> int:
         """Remove every dead-letter entry of the queue (default: all the app's queues) and
         forget their jobs; returns how many failed jobs were removed."""
-        return await dlq.purge(self.store, queues_in_scope(self.queues, queue))
+        return await dlq.purge(self.store, self._shards(queue))
 
     async def history(
         self, *, limit: int = 50, cursor: str | None = None, **filters: Any
@@ -273,6 +278,10 @@ class App:
     def _queue(self, queue: str | None) -> str:
         return self.settings.queue if queue is None else queue
 
+    def _shards(self, queue: str | None) -> list[str]:
+        """Every shard of the queue named, or of every queue of the app."""
+        return shards_in_scope(self.registry.layout, self.queues, queue)
+
     async def queue_stats(self, queues: Sequence[str] | None = None) -> list[QueueStats]:
         """Each queue's streams, scheduled, dead and workers, in one round trip
         (default: every queue of the app)."""
@@ -284,7 +293,7 @@ class App:
         """Yield state changes as they happen (of one job, or of all), from the queue's
         events stream (default: every queue of the app). `since`: an event id to start
         after ('0' for all retained events); default: only events after the first read."""
-        return queue_ops.watch(self.store, queues_in_scope(self.queues, queue), job_id, since,
+        return queue_ops.watch(self.store, self._shards(queue), job_id, since,
                                self._block_ms)
 
     @property

@@ -11,6 +11,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict
 
 from .errors import ValidationError
+from .shards import shard_name, split
 
 
 class JobStatus(StrEnum):
@@ -94,11 +95,20 @@ class Job(BaseModel):
     preview bound, and left out; `GET /jobs/{id}` (`get_job`) has it in full."""
     source: Literal["redis", "history"] = "redis"
     """Where the record was read: Redis, or the history archive once Redis forgot it."""
+    shard: int = 0
+    """The shard of its queue the job lives on (0 unless the queue is sharded)."""
+
+    @property
+    def shard_queue(self) -> str:
+        """The shard name its keys are built from (the queue itself on shard 0)."""
+        return shard_name(self.queue, self.shard)
 
     @classmethod
-    def from_record(cls, job_id: str, queue: str, raw: dict[bytes, bytes]) -> Job:
-        """Build a Job from `HGETALL` output (bytes keys and values)."""
+    def from_record(cls, job_id: str, name: str, raw: dict[bytes, bytes]) -> Job:
+        """Build a Job from `HGETALL` output (bytes keys and values) read from the queue
+        or shard `name`."""
         rec = {k.decode(): v for k, v in raw.items()}
+        queue, shard = split(name)
 
         def text(name: str) -> str | None:
             value = rec.get(name)
@@ -138,6 +148,7 @@ class Job(BaseModel):
             worker=text("worker"),
             progress=float(progress) if progress else None,
             progress_message=text("progress_message"),
+            shard=shard,
         )
 
 
@@ -209,6 +220,12 @@ class DeadLetter(BaseModel):
     attempt: int
     failed_at: datetime
     entry_id: str
+    shard: int = 0
+    """The shard of its queue whose dead-letter stream holds the entry."""
+
+    @property
+    def shard_queue(self) -> str:
+        return shard_name(self.queue, self.shard)
 
 
 class DeadLetterPage(BaseModel):
@@ -231,15 +248,23 @@ class Event(BaseModel):
     attempt: int
     time: datetime
     worker: str | None
+    shard: int = 0
+    """The shard of its queue whose events stream holds it (event ids are per shard)."""
+
+    @property
+    def shard_queue(self) -> str:
+        return shard_name(self.queue, self.shard)
 
     @classmethod
-    def from_entry(cls, queue: str, entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
+    def from_entry(cls, name: str, entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
         def text(name: bytes) -> str:
             return fields.get(name, b"").decode()
 
+        queue, shard = split(name)
         return cls(
             id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
             queue=queue,
+            shard=shard,
             job_id=text(b"job"),
             from_status=text(b"from") or None,
             to_status=text(b"to"),

@@ -26,6 +26,8 @@ class Registry:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.layout = settings.layout
+        """Shards per queue, and the producer's round robin over them."""
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.crons: dict[str, CronJob] = {}
 

@@ -19,10 +19,12 @@ from .ids import new_job_id
 from .job import Priority
 from .keys import check_queue_name
 from .registry import Registry
+from .shards import shard_name, tag_id
 from .store import EnqueueSpec
 
 MAX_SCHEDULE_AHEAD_S = 366 * 86_400
 MAX_IDEMPOTENCY_KEY_LEN = 256
+MAX_KEY_LEN = 256
 MAX_TYPE_LEN = 200
 MAX_UNIX_S = 253_402_300_799  # 9999-12-31T23:59:59Z
 
@@ -40,6 +42,9 @@ class JobRequest:
     timeout: float | None = None
     idempotency_key: str | None = None
     queue: str | None = None
+    partition_key: str | None = None
+    """Jobs with the same partition key land on the same shard of a sharded queue, so
+    that they keep their order there."""
 
 
 def build_spec(registry: Registry, r: JobRequest) -> EnqueueSpec:
@@ -74,12 +79,10 @@ def build_spec(registry: Registry, r: JobRequest) -> EnqueueSpec:
             f"idempotency key must be 1 to {MAX_IDEMPOTENCY_KEY_LEN} characters",
             field="idempotency_key",
         )
-    queue = check_queue_name(r.queue) if r.queue is not None else (
-        opts.queue if opts else s.queue
-    )
+    queue, shard = destination(registry, r)
     return EnqueueSpec(
-        queue=queue,
-        job_id=new_job_id(),
+        queue=shard_name(queue, shard),
+        job_id=tag_id(new_job_id(), shard),
         type=r.type,
         payload=body,
         priority=priority,
@@ -90,6 +93,24 @@ def build_spec(registry: Registry, r: JobRequest) -> EnqueueSpec:
         idempotency_key=key,
         fingerprint=hashlib.blake2b(r.type.encode() + b"\0" + body, digest_size=12).hexdigest(),
     )
+
+
+def destination(registry: Registry, r: JobRequest) -> tuple[str, int]:
+    """The queue and shard a job goes to. A concurrency-limited type lives on its home
+    shard, so that its limit holds across the queue; otherwise the partition key, else
+    the idempotency key picks the shard (a replay lands where the first write did), else
+    the producer's round robin."""
+    task = registry.tasks.get(r.type)
+    opts = task.options if task else None
+    queue = check_queue_name(r.queue) if r.queue is not None else (
+        opts.queue if opts else registry.settings.queue
+    )
+    key = r.partition_key
+    if key is not None and not (isinstance(key, str) and 0 < len(key) <= MAX_KEY_LEN):
+        raise ValidationError(f"partition key must be 1 to {MAX_KEY_LEN} characters",
+                              field="partition_key")
+    home = r.type if opts and opts.concurrency else key or r.idempotency_key
+    return queue, registry.layout.shard_for(queue, home)
 
 
 def _pick(given: Any, default: Any) -> Any:

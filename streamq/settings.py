@@ -3,12 +3,14 @@ variables, `.env` and the settings file (`streamq.toml` or `[tool.streamq]`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .keys import PRIORITIES, QUEUE_NAME
+from .shards import MAX_SHARDS, Layout
 from .urls import check_redis_url
 
 
@@ -28,6 +30,15 @@ class Settings(BaseSettings):
     prefix: str = Field("streamq", min_length=1, description="Prefix of every Redis key.")
     queue: str = Field("default", min_length=1, description="Queue of tasks that name none.")
     concurrency: int = Field(100, ge=1, le=10_000, description="Jobs in flight per node.")
+    shards: int = Field(
+        1, ge=1, le=MAX_SHARDS, description="Shards per queue: each a full set of the queue's "
+        "keys under its own hash tag, so one queue spreads over a cluster's nodes. Every "
+        "producer and worker of a queue must use the same number."
+    )
+    queue_shards: Annotated[dict[str, int], NoDecode] = Field(
+        default_factory=dict, description="Shards of particular queues, overriding `shards` "
+        "(`bulk=4,mail=2` or a JSON object)."
+    )
     visibility_timeout_ms: int = Field(
         30_000, ge=1_000, description="Idle time after which XAUTOCLAIM takes a job back."
     )
@@ -190,6 +201,23 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, dotenv_settings, ConfigFileSource(settings_cls),
                 file_secret_settings)
 
+    @field_validator("queue_shards", mode="before")
+    @classmethod
+    def _parse_queue_shards(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_queue_shards(value)
+        return value
+
+    @field_validator("queue_shards")
+    @classmethod
+    def _check_queue_shards(cls, value: dict[str, int]) -> dict[str, int]:
+        for queue, count in value.items():
+            if not QUEUE_NAME.fullmatch(queue):
+                raise ValueError(f"{queue!r} is not a valid queue name")
+            if not 1 <= count <= MAX_SHARDS:
+                raise ValueError(f"shards of {queue!r} must be 1 to {MAX_SHARDS}")
+        return value
+
     @field_validator("priority_weights", mode="before")
     @classmethod
     def _parse_weights(cls, value: object) -> object:
@@ -228,9 +256,30 @@ class Settings(BaseSettings):
         return self
 
     @property
+    def layout(self) -> Layout:
+        """The shard count of every queue (a fresh round robin each time it is read)."""
+        return Layout(self.shards, self.queue_shards)
+
+    @property
     def heartbeat_interval_s(self) -> float:
         """Lease renewal period: a third of the visibility timeout, so two may fail."""
         return self.visibility_timeout_ms / 3000
+
+
+def parse_queue_shards(text: str) -> dict[str, Any]:
+    """Parse `bulk=4,mail=2` (queue=shards) or a JSON object."""
+    if text.lstrip().startswith("{"):
+        parsed = json.loads(text)
+        if not isinstance(parsed, dict):
+            raise ValueError("expected a JSON object of queue: shards")
+        return parsed
+    counts: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, number = part.partition("=")
+        if not sep or not number.strip().isdigit():
+            raise ValueError(f"bad shard count {part!r}; expected queue=integer")
+        counts[name.strip()] = int(number)
+    return counts
 
 
 def parse_priority_weights(text: str) -> dict[str, int]:

@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .keys import GROUP, QueueKeys
+from .shards import split
 from .urls import redis_cli
 
 
@@ -42,6 +43,7 @@ class QueueStats(BaseModel):
     dead: int = Field(description="Dead-letter entries (XLEN dead).")
     workers: int = Field(description="Worker nodes with a recent heartbeat.")
     paused: bool = Field(description="Every priority of the queue is paused.")
+    shards: int = Field(1, description="Shards of the queue; every number sums them all.")
 
     @property
     def length(self) -> int:
@@ -83,6 +85,33 @@ def priority_stats(
         consumers=int(group.get("consumers") or 0),
         oldest_age_s=max(0.0, (now_ms - oldest_ms) / 1000),
         paused=paused,
+    )
+
+
+def merge_shards(parts: list[QueueStats]) -> QueueStats:
+    """One queue's numbers from those of its shards (shard 0 first): counts add up, ages
+    and consumer counts take the largest, paused means paused on every shard. A stream
+    key shown is shard 0's."""
+    first = parts[0]
+    if len(parts) == 1:
+        return first
+    priorities = [
+        PriorityStats(
+            priority=p.priority, stream=p.stream,
+            length=sum(s.length for s in same), lag=sum(s.lag for s in same),
+            pending=sum(s.pending for s in same),
+            consumers=max(s.consumers for s in same),
+            oldest_age_s=max(s.oldest_age_s for s in same),
+            paused=all(s.paused for s in same),
+        )
+        for p, same in zip(first.priorities,
+                           zip(*(q.priorities for q in parts), strict=True), strict=True)
+    ]
+    return QueueStats(
+        queue=split(first.queue)[0], priorities=priorities,
+        scheduled=sum(q.scheduled for q in parts), dead=sum(q.dead for q in parts),
+        workers=max(q.workers for q in parts), paused=all(q.paused for q in parts),
+        shards=len(parts),
     )
 
 

@@ -74,12 +74,13 @@ class SyncClient:
         timeout: float | None = None,
         idempotency_key: str | None = None,
         queue: str | None = None,
+        partition_key: str | None = None,
     ) -> str:
         """As `App.enqueue`: validate and store one job; returns its id."""
         return self._call(self._app.enqueue(
             type, payload, priority=priority, delay=delay, run_at=run_at,
             max_retries=max_retries, timeout=timeout, idempotency_key=idempotency_key,
-            queue=queue))
+            queue=queue, partition_key=partition_key))
 
     def enqueue_many(self, requests: Iterable[JobRequest]) -> list[EnqueueResult]:
         """As `App.enqueue_many`: validate every job, then store them in one round trip."""

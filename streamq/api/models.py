@@ -83,12 +83,17 @@ class JobIn(BaseModel):
         None, gt=0, le=MAX_UNIX_S,
         description="run_at in unix seconds, as Go job-queue clients name it.",
     )
+    partition_key: str | None = Field(
+        None, min_length=1, max_length=MAX_IDEMPOTENCY_KEY_LEN,
+        description="Jobs with the same key land on the same shard of a sharded queue "
+        "(their order is kept there).",
+    )
 
     def to_request(self, idempotency_key: str | None) -> JobRequest:
         return JobRequest(
             type=self.type, payload=self.payload, priority=self.priority, delay=self.delay,
             run_at=self.due(), max_retries=self.max_retries, timeout=self.timeout,
-            idempotency_key=idempotency_key,
+            idempotency_key=idempotency_key, partition_key=self.partition_key,
         )
 
     def due(self) -> datetime | float | None:

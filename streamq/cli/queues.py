@@ -66,8 +66,8 @@ def inspect(queues: tuple[str, ...], app_spec: str | None, as_json: bool) -> Non
         return
     click.echo(queue_rows(stats))
     click.echo("\nThe same numbers with redis-cli:")
-    for q in stats:
-        for line in xinfo_commands(QueueKeys(app.settings.prefix, q.queue),
+    for name in app.registry.layout.expand(q.queue for q in stats):  # every shard's keys
+        for line in xinfo_commands(QueueKeys(app.settings.prefix, name),
                                    app.settings.redis_url):
             click.echo(f"  {line}")
 

@@ -54,9 +54,9 @@ def job_detail(job: Job) -> str:
 def queue_rows(stats: Sequence[QueueStats]) -> str:
     return table(
         ["QUEUE", "PRIORITY", "LENGTH", "LAG", "PENDING", "CONSUMERS", "OLDEST_S", "PAUSED",
-         "SCHEDULED", "DEAD", "WORKERS"],
+         "SCHEDULED", "DEAD", "WORKERS", "SHARDS"],
         [[q.queue, p.priority, p.length, p.lag, p.pending, p.consumers,
           f"{p.oldest_age_s:.1f}", "yes" if p.paused else "no",
-          q.scheduled, q.dead, q.workers]
+          q.scheduled, q.dead, q.workers, q.shards]
          for q in stats for p in q.priorities],
     )

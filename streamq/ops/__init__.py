@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..keys import check_queue_name
+from ..shards import Layout
 
 
 def queues_in_scope(known: Sequence[str], queue: str | None) -> list[str]:
@@ -13,3 +14,9 @@ def queues_in_scope(known: Sequence[str], queue: str | None) -> list[str]:
     if queue is None:
         return list(known)
     return [check_queue_name(queue)]
+
+
+def shards_in_scope(layout: Layout, known: Sequence[str], queue: str | None) -> list[str]:
+    """The shard names an operation covers: every shard of every queue in scope (a
+    queue of one shard is its own shard 0)."""
+    return layout.expand(queues_in_scope(known, queue))

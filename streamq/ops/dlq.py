@@ -14,6 +14,7 @@ from ..errors import InvalidTransition, JobNotFound
 from ..fingerprint import error_fingerprint
 from ..job import DeadLetter, DeadLetterPage, Job, JobStatus
 from ..requests import time_window
+from ..shards import Layout, split
 from ..store import DeadEntry, Store
 from ..store.codes import DlqDeleteCode, RequeueCode
 from . import queues_in_scope
@@ -33,10 +34,13 @@ from .pagination import (
 PURGE_BATCH = 500
 
 
-def dead_letter(queue: str, entry: DeadEntry) -> DeadLetter:
+def dead_letter(name: str, entry: DeadEntry) -> DeadLetter:
+    """The entry as read from the dead-letter stream of queue or shard `name`."""
+    queue, shard = split(name)
     return DeadLetter(
         job_id=entry.job_id,
         queue=queue,
+        shard=shard,
         type=entry.type,
         reason=entry.reason,
         error_type=entry.error_type,
@@ -53,6 +57,7 @@ class Filter:
 
     def __init__(
         self,
+        layout: Layout,
         known: Sequence[str],
         queue: str | None = None,
         type: str | None = None,
@@ -60,7 +65,8 @@ class Filter:
         since: datetime | float | None = None,
         until: datetime | float | None = None,
     ) -> None:
-        self.queues = queues_in_scope(known, queue)
+        self.queues = layout.expand(queues_in_scope(known, queue))
+        """Every shard of every queue in scope: one cursor pages them all."""
         self.type, self.fingerprint = type, fingerprint
         self.since_ms, self.until_ms = time_window(since, until)
         self.as_dict = {"queue": queue, "type": type, "fingerprint": fingerprint,
@@ -120,8 +126,8 @@ async def requeue_matching(store: Store, which: Filter) -> int:
     total = 0
     while True:
         page = await _page(store, which, positions, MAX_PAGE)
-        for q in dict.fromkeys(d.queue for d in page.items):
-            pairs = [(d.job_id, d.entry_id) for d in page.items if d.queue == q]
+        for q in dict.fromkeys(d.shard_queue for d in page.items):
+            pairs = [(d.job_id, d.entry_id) for d in page.items if d.shard_queue == q]
             codes = await store.requeue_many(q, pairs)
             total += codes.count(RequeueCode.REQUEUED)
         if page.done:
@@ -137,10 +143,10 @@ async def live_entry(store: Store, job: Job) -> str | None:
 
 async def _live_dead_entry(store: Store, job: Job) -> tuple[str | None, str | None, str | None]:
     """(status, live dead-letter entry id, failure time) as the record says now."""
-    [(status, finished)] = await store.failure_marks(job.queue, [job.id])
+    [(status, finished)] = await store.failure_marks(job.shard_queue, [job.id])
     if status != JobStatus.FAILED or not finished:
         return status, None, finished
-    entry = await store.find_dead_entry(job.queue, job.id, int(finished))
+    entry = await store.find_dead_entry(job.shard_queue, job.id, int(finished))
     return status, entry, finished
 
 
@@ -158,7 +164,7 @@ async def retry_one(store: Store, job: Job) -> None:
     """Requeue one dead-lettered job under the same id with a fresh attempt budget."""
     entry, _ = await _dead_job(store, job)
     try:
-        await store.requeue(job.queue, job.id, [entry.encode()])
+        await store.requeue(job.shard_queue, job.id, [entry.encode()])
     except InvalidTransition as exc:
         raise JobNotFound(
             f"job {job.id} is {exc.detail.get('status')}, not in the dead-letter queue",
@@ -169,14 +175,14 @@ async def retry_one(store: Store, job: Job) -> None:
 async def delete_one(store: Store, job: Job) -> None:
     """Remove a job's dead-letter entry and forget the job; JobNotFound if not there."""
     entry, finished = await _dead_job(store, job)
-    codes = await store.dlq_delete(job.queue, [(entry, job.id, job.type, finished)])
+    codes = await store.dlq_delete(job.shard_queue, [(entry, job.id, job.type, finished)])
     if codes != [DlqDeleteCode.DELETED]:
         raise JobNotFound(f"job {job.id} is not in the dead-letter queue", job_id=job.id)
 
 
 async def purge(store: Store, queues: Sequence[str]) -> int:
-    """Remove every dead-letter entry of the queues and forget their jobs; returns how
-    many failed jobs were removed."""
+    """Remove every dead-letter entry of the queues (or shards) and forget their jobs;
+    returns how many failed jobs were removed."""
     total = 0
     for q in queues:
         last = await store.dead_last_id(q)

@@ -8,13 +8,16 @@ import anyio
 
 from ..errors import JobNotFound
 from ..job import Job, JobStatus
+from ..shards import id_shard, shard_name
 from ..store import Store
 from . import dlq
 
 
 async def get_job(store: Store, queues: Sequence[str], job_id: str) -> Job:
-    """The job's record; JobNotFound when none (or its retention expired)."""
-    job = await store.get_job(queues, job_id)
+    """The job's record; JobNotFound when none (or its retention expired). The id names
+    its shard, so each queue costs one read, however many shards it has."""
+    shard = id_shard(job_id)
+    job = await store.get_job([shard_name(q, shard) for q in queues], job_id)
     if job is None:
         raise JobNotFound(f"no job {job_id!r}", job_id=job_id)
     return job
@@ -23,7 +26,7 @@ async def get_job(store: Store, queues: Sequence[str], job_id: str) -> Job:
 async def cancel(store: Store, queues: Sequence[str], job_id: str) -> Job:
     """Cancel a job that has not finished; a running handler is stopped on its node."""
     job = await get_job(store, queues, job_id)
-    await store.cancel(job.queue, job_id)
+    await store.cancel(job.shard_queue, job_id)
     return await get_job(store, [job.queue], job_id)
 
 
@@ -32,7 +35,7 @@ async def retry(store: Store, queues: Sequence[str], job_id: str) -> Job:
     job leaves the dead-letter queue too."""
     job = await get_job(store, queues, job_id)
     entry = await dlq.live_entry(store, job) if job.status == JobStatus.FAILED else None
-    await store.requeue(job.queue, job_id, [] if entry is None else [entry.encode()])
+    await store.requeue(job.shard_queue, job_id, [] if entry is None else [entry.encode()])
     return await get_job(store, [job.queue], job_id)
 
 
@@ -53,7 +56,7 @@ async def wait_for(
             return job
         if store.settings.events_max_entries == 0:
             return await _poll(store, job)
-        after = await store.events_last_ids([job.queue])
+        after = await store.events_last_ids([job.shard_queue])
         while True:
             job = await get_job(store, [job.queue], job_id)
             if job.status.terminal:
@@ -61,7 +64,7 @@ async def wait_for(
             while True:
                 events = await store.read_events(after, block_ms, EVENT_BATCH)
                 for event in events:
-                    after[event.queue] = event.id
+                    after[event.shard_queue] = event.id
                 if (not events or len(events) == EVENT_BATCH
                         or any(e.job_id == job_id for e in events)):
                     break

@@ -16,7 +16,7 @@ from ..job import Job, JobPage
 from ..keys import STATUSES, Index
 from ..requests import MAX_TYPE_LEN
 from ..store import Store
-from . import queues_in_scope
+from . import shards_in_scope
 from .pagination import (
     Candidate,
     Cursor,
@@ -50,7 +50,7 @@ async def list_jobs(
     check_limit(limit)
     if type is not None and (not isinstance(type, str) or not 0 < len(type) <= MAX_TYPE_LEN):
         raise ValidationError(f"type must be 1 to {MAX_TYPE_LEN} characters", field="type")
-    queues = queues_in_scope(known, queue)
+    queues = shards_in_scope(store.settings.layout, known, queue)
     filters = {"status": status, "type": type, "queue": queue}
     if cursor is not None:
         state = Cursor.decode(cursor, filters, queues)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from ..errors import StreamqError
 from ..metrics import JOBS_ENQUEUED
+from ..shards import queue_of
 from ..store import EnqueueResult, EnqueueSpec
 
 if TYPE_CHECKING:
@@ -30,5 +31,5 @@ async def write(
     for spec, result in zip(specs, results, strict=True):
         if isinstance(result, EnqueueResult) and result.created:
             task = spec.type if spec.type in task_names else "other"
-            JOBS_ENQUEUED.labels(spec.queue, task).inc()
+            JOBS_ENQUEUED.labels(queue_of(spec.queue), task).inc()
     return results

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from ..errors import QueueNotFound, ValidationError
 from ..job import Event, Priority
 from ..keys import PRIORITIES, check_queue_name
-from ..stats import QueueStats
+from ..stats import QueueStats, merge_shards
 from ..store import Store
 
 EVENT_ID = re.compile(r"\d+(-\d+)?")
@@ -30,18 +30,30 @@ async def set_paused(
     returns the paused priorities after. Enqueueing still works while paused."""
     await known_queue(store, known, queue)
     priorities = list(PRIORITIES) if priority is None else [Priority.parse(priority).value]
-    return await store.set_paused(queue, priorities, paused)
+    after = [await store.set_paused(name, priorities, paused)
+             for name in store.settings.layout.names(queue)]
+    return _on_every_shard(after)
 
 
 async def paused(store: Store, known: Sequence[str], queue: str) -> list[str]:
-    """The paused priorities of a queue (all three when the whole queue is paused)."""
+    """The paused priorities of a queue (all three when the whole queue is paused): those
+    paused on every shard."""
     await known_queue(store, known, queue)
-    return await store.paused_priorities(queue)
+    return _on_every_shard([await store.paused_priorities(name)
+                            for name in store.settings.layout.names(queue)])
+
+
+def _on_every_shard(per_shard: list[list[str]]) -> list[str]:
+    return [p for p in PRIORITIES if all(p in paused for paused in per_shard)]
 
 
 async def stats(store: Store, queues: Sequence[str]) -> list[QueueStats]:
-    """Each queue's streams, scheduled, dead and workers, in one round trip."""
-    return await store.queue_stats([check_queue_name(q) for q in queues])
+    """Each queue's streams, scheduled, dead and workers, in one round trip; a sharded
+    queue's numbers are the sums over its shards."""
+    layout = store.settings.layout
+    names = layout.expand(check_queue_name(q) for q in queues)
+    per_shard = iter(await store.queue_stats(names))
+    return [merge_shards([next(per_shard) for _ in range(layout.count(q))]) for q in queues]
 
 
 async def watch(
@@ -62,6 +74,6 @@ async def watch(
     )
     while True:
         for event in await store.read_events(after, block_ms):
-            after[event.queue] = event.id
+            after[event.shard_queue] = event.id
             if job_id is None or event.job_id == job_id:
                 yield event

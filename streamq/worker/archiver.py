@@ -21,6 +21,7 @@ from ..history.archive import HistoryArchive
 from ..history.health import ArchiveHealth
 from ..history.metrics import DROPPED, LAG_JOBS, LAG_SECONDS, ROWS_WRITTEN, WRITE_ERRORS
 from ..history.rows import Row, to_row
+from ..shards import queue_of
 from ..store import ArchiveEntry, Store
 
 log = logging.getLogger("streamq.history")
@@ -91,7 +92,7 @@ class Archiver:
                 self.queue, self.consumer, self.claim_idle_ms, self.batch_size
             )
             if claimed.gone:
-                DROPPED.labels(self.queue).inc(len(claimed.gone))
+                DROPPED.labels(queue_of(self.queue)).inc(len(claimed.gone))
                 log.error("history: %d terminal jobs of %s were trimmed from the archive "
                           "stream before they were archived", len(claimed.gone), self.queue)
                 await self.store.archive_done(self.queue, claimed.gone)
@@ -112,23 +113,23 @@ class Archiver:
             try:
                 written = await self.archive.write(rows)
             except HistoryUnavailable as exc:
-                WRITE_ERRORS.labels(self.queue).inc()
+                WRITE_ERRORS.labels(queue_of(self.queue)).inc()
                 self.health.failed(str(exc))
                 self._complain(exc)
                 await anyio.sleep(delay)
                 delay = min(5.0, delay * 2)
                 continue
             self.health.succeeded()
-            ROWS_WRITTEN.labels(self.queue).inc(written)
+            ROWS_WRITTEN.labels(queue_of(self.queue)).inc(written)
             return
 
     def _rows(self, entries: list[ArchiveEntry]) -> list[Row]:
         rows = []
         for entry in entries:
             try:
-                rows.append(to_row(entry.queue, entry.fields))
+                rows.append(to_row(queue_of(entry.queue), entry.fields))
             except (ValueError, UnicodeError) as exc:  # never a reason to stop the archive
-                DROPPED.labels(self.queue).inc()
+                DROPPED.labels(queue_of(self.queue)).inc()
                 log.error("history: archive entry %s of %s is unreadable (%s); dropped",
                           entry.entry_id, self.queue, exc)
         return rows
@@ -146,5 +147,5 @@ class Archiver:
             return
         self._next_report = now + REPORT_INTERVAL_S
         backlog = await self.store.archive_backlog(self.queue)
-        LAG_JOBS.labels(self.queue).set(backlog.jobs)
-        LAG_SECONDS.labels(self.queue).set(backlog.lag_s)
+        LAG_JOBS.labels(queue_of(self.queue)).set(backlog.jobs)
+        LAG_SECONDS.labels(queue_of(self.queue)).set(backlog.lag_s)

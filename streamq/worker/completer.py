@@ -19,6 +19,7 @@ from ..metrics import (
     JOBS_RETRIED,
     STALE_OUTCOMES,
 )
+from ..shards import queue_of
 from ..store import Store
 from ..store.codes import FinishCode
 from ..store.trail import FLUSH_S, Trail
@@ -147,17 +148,17 @@ class Completer:
         d = o.delivery
         if code is FinishCode.STALE:
             self.stale += 1
-            STALE_OUTCOMES.labels(d.queue).inc()
+            STALE_OUTCOMES.labels(queue_of(d.queue)).inc()
             log.info("outcome of job %s run %d fenced off: a newer attempt owns it", d.job_id,
                      d.run, extra={"job_id": d.job_id, "task": d.type, "queue": d.queue})
             return
         if code is not FinishCode.APPLIED:
             return
         log_outcome(o)
-        JOBS_PROCESSED.labels(d.queue, d.type, o.kind.value).inc()
+        JOBS_PROCESSED.labels(queue_of(d.queue), d.type, o.kind.value).inc()
         if o.kind in (OutcomeKind.RETRY, OutcomeKind.FAILED):
-            JOBS_FAILED.labels(d.queue, d.type).inc()
+            JOBS_FAILED.labels(queue_of(d.queue), d.type).inc()
         if o.kind is OutcomeKind.RETRY:
-            JOBS_RETRIED.labels(d.queue, d.type).inc()
+            JOBS_RETRIED.labels(queue_of(d.queue), d.type).inc()
         elif o.kind is OutcomeKind.FAILED:
-            JOBS_DEAD.labels(d.queue, d.type).inc()
+            JOBS_DEAD.labels(queue_of(d.queue), d.type).inc()

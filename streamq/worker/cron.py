@@ -19,7 +19,8 @@ import anyio
 
 from ..cron import CronJob
 from ..registry import Registry
-from ..requests import JobRequest, build_spec
+from ..requests import JobRequest, build_spec, destination
+from ..shards import shard_name
 from ..store import Store
 from ..store.codes import CronCode
 
@@ -52,7 +53,7 @@ class CronActor:
         now = await self.store.redis_time_ms()
         by_queue: dict[str, list[CronJob]] = defaultdict(list)
         for cron in self.crons:
-            by_queue[cron.queue].append(cron)
+            by_queue[cron_home(self.registry, cron)].append(cron)
         next_due: list[int] = []
         for queue, crons in by_queue.items():
             lasts = await self.store.cron_last(queue, [c.name for c in crons])
@@ -84,10 +85,7 @@ class CronActor:
             await self.take(cron, tick, fire=True)
 
     async def take(self, cron: CronJob, tick: int, fire: bool) -> CronCode:
-        spec = build_spec(
-            self.registry,
-            JobRequest(cron.type, cron.payload, priority=cron.priority, queue=cron.queue)
-        )
+        spec = build_spec(self.registry, cron_request(cron))
         code, value = await self.store.cron_fire(spec, cron.name, tick, fire)
         if code is CronCode.FIRED:
             self.fired += 1
@@ -96,3 +94,15 @@ class CronActor:
             log.warning("cron %s: tick %d dropped: queue %s is over its backlog limit",
                         cron.name, tick, cron.queue)
         return code
+
+
+def cron_request(cron: CronJob) -> JobRequest:
+    """A tick's job; its partition key keeps every tick of the cron on one shard, where
+    the cron's last tick is recorded (one script takes the tick and writes the job)."""
+    return JobRequest(cron.type, cron.payload, priority=cron.priority, queue=cron.queue,
+                      partition_key=f"cron:{cron.name}")
+
+
+def cron_home(registry: Registry, cron: CronJob) -> str:
+    """The shard holding a cron's last tick and receiving its jobs."""
+    return shard_name(*destination(registry, cron_request(cron)))

@@ -19,6 +19,7 @@ from ..job import Delivery, Outcome, OutcomeKind
 from ..metrics import JOBS_IN_FLIGHT, PROCESSING_SECONDS
 from ..policy import Backoff, decide_failure
 from ..registry import Registry
+from ..shards import queue_of
 from ..store import Store
 from ..task import summarize_errors
 from .state import NodeState
@@ -85,14 +86,14 @@ class Executor:
     def _in_flight(self, queue: str) -> Any:
         child = self._gauges.get(queue)
         if child is None:
-            child = self._gauges[queue] = JOBS_IN_FLIGHT.labels(queue)
+            child = self._gauges[queue] = JOBS_IN_FLIGHT.labels(queue_of(queue))
         return child
 
     def _duration(self, d: Delivery) -> Any:
         key = (d.queue, d.type)
         child = self._histograms.get(key)
         if child is None:
-            child = self._histograms[key] = PROCESSING_SECONDS.labels(d.queue, d.type)
+            child = self._histograms[key] = PROCESSING_SECONDS.labels(queue_of(d.queue), d.type)
         return child
 
     async def run_one(self, d: Delivery) -> Outcome:
@@ -137,18 +138,18 @@ class Executor:
         return f"no task named {type_!r} on this worker (it runs {shown or 'no tasks'})"
 
     def _context(self, d: Delivery) -> Context:
-        async def progress(queue: str, job_id: str, fraction: float, msg: str | None) -> None:
-            await self.store.set_progress(queue, job_id, d.run, fraction, msg)
+        async def progress(_queue: str, job_id: str, fraction: float, msg: str | None) -> None:
+            await self.store.set_progress(d.queue, job_id, d.run, fraction, msg)  # its shard
 
         return Context(
             job_id=d.job_id,
             type=d.type,
-            queue=d.queue,
+            queue=queue_of(d.queue),
             attempt=d.attempt,
             max_retries=d.max_retries,
             enqueued_at=datetime.fromtimestamp(d.enqueued_ms / 1000, tz=UTC),
             deadline=time.monotonic() + d.timeout_s,
-            log=job_logger(d.job_id, d.type, d.queue, d.attempt),
+            log=job_logger(d.job_id, d.type, queue_of(d.queue), d.attempt),
             _progress=progress,
         )
 

@@ -15,6 +15,7 @@ from ..errors import StreamqError
 from ..job import Delivery
 from ..metrics import QUEUE_WAIT_SECONDS
 from ..policy import PriorityOrder
+from ..shards import queue_of
 from ..store import Store
 from .state import NodeState
 
@@ -123,7 +124,7 @@ class Fetcher:
         child = self._wait_children.get(priority)
         if child is None:
             child = self._wait_children[priority] = QUEUE_WAIT_SECONDS.labels(
-                self.queue, priority
+                queue_of(self.queue), priority
             )
         return child
 

@@ -12,6 +12,7 @@ import anyio
 
 from ..job import Delivery
 from ..metrics import LEASES_LOST
+from ..shards import queue_of
 from ..store import Store
 from .state import NodeState
 
@@ -68,7 +69,7 @@ class Heartbeat:
             )
         self.leases_lost += len(lost)
         for d in lost:
-            LEASES_LOST.labels(d.queue).inc()
+            LEASES_LOST.labels(queue_of(d.queue)).inc()
             scope = self.state.running.get(d.job_id)
             if scope is not None:
                 scope.cancel()  # another node runs it now; its outcome would be fenced off

@@ -79,6 +79,8 @@ class Node:
         self.app = app
         self.settings = s
         self.queues = list(queues or app.registry.queues)
+        self.shards = app.registry.layout.expand(self.queues)
+        """Every shard of every queue served: each actor below works per shard."""
         self.burst = burst
         self.grace_period_s = s.grace_period_s if grace_period_s is None else grace_period_s
         self.handle_signals = handle_signals
@@ -139,21 +141,21 @@ class Node:
         finally:
             with anyio.CancelScope(shield=True), anyio.move_on_after(2):
                 try:
-                    await self.store.unregister_node(self.queues, self.name)
+                    await self.store.unregister_node(self.shards, self.name)
                 except Exception as exc:
                     log.warning("could not unregister node %s: %s", self.name, exc)
         return 1 if crashed else 0
 
     async def _start_background(self, tg: TaskGroup) -> None:
         s = self.settings
-        for queue in self.queues:
+        for queue in self.shards:
             await supervise("groups", functools.partial(self.store.ensure_groups, queue))
-        heartbeat = Heartbeat(self.store, self.state, self.queues, s.heartbeat_interval_s,
+        heartbeat = Heartbeat(self.store, self.state, self.shards, s.heartbeat_interval_s,
                               {t.name: t.options.queue for t in self.app.registry.tasks.values()})
         await supervise("heartbeat", lambda: _discard(heartbeat.beat_once()))
-        schedulers = {q: Scheduler(self.store, q) for q in self.queues}
+        schedulers = {q: Scheduler(self.store, q) for q in self.shards}
         reclaimer = Reclaimer(
-            self.store, self.state, self.queues, s.visibility_timeout_ms,
+            self.store, self.state, self.shards, s.visibility_timeout_ms,
             s.reclaim_interval_ms / 1000,
         )
         listener = Listener(self.store, self.state, schedulers)
@@ -176,11 +178,11 @@ class Node:
         crons = [c for c in self.app.registry.crons.values() if c.queue in self.queues]
         cron = CronActor(self.app.registry, self.store, crons, s.cron_misfire_grace_ms)
         limiter = Limiter(
-            self.store, self.state, self.queues, min(1.0, s.visibility_timeout_ms / 3000)
+            self.store, self.state, self.shards, min(1.0, s.visibility_timeout_ms / 3000)
         )
         # Sweeping more often than the shortest retention finds nothing new; less often
         # lets short-lived records' index entries pile up between sweeps.
-        janitor = Janitor(self.store, self.queues,
+        janitor = Janitor(self.store, self.shards,
                           interval_s=min(30.0, s.result_ttl_s, s.failed_ttl_s))
         tg.start_soon(supervise, "cron", cron.run)
         tg.start_soon(supervise, "limiter", limiter.run)
@@ -199,7 +201,7 @@ class Node:
         s = self.settings
         ARCHIVE_HEALTH.enabled = True
         tg.start_soon(supervise, "history-keeper", HistoryKeeper(archive, ARCHIVE_HEALTH).run)
-        for queue in self.queues:
+        for queue in self.shards:
             archiver = Archiver(self.store, archive, ARCHIVE_HEALTH, queue, self.name,
                                 s.history_batch_size, s.fetch_block_ms, s.visibility_timeout_ms)
             tg.start_soon(supervise, f"archiver:{queue}", archiver.run)
@@ -241,10 +243,12 @@ class Node:
 
     async def _fetch_until_stopped(self, jobs_send: Any) -> None:
         s = self.settings
-        senders = [jobs_send.clone() for _ in self.queues]
+        senders = [jobs_send.clone() for _ in self.shards]
         with self._fetch_scope:
+            # One fetcher per shard: a blocking read names keys of one slot only, and a
+            # fetcher of its own keeps every shard served whatever the others hold.
             async with anyio.create_task_group() as fetchers:
-                for queue, sender in zip(self.queues, senders, strict=True):
+                for queue, sender in zip(self.shards, senders, strict=True):
                     fetcher = Fetcher(
                         self.store, self.state, queue, self.order, sender,
                         s.fetch_block_ms, self.burst, self.app.tracing is not None,

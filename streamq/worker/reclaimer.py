@@ -9,6 +9,7 @@ import anyio
 
 from ..keys import PRIORITIES
 from ..metrics import RECLAIMED
+from ..shards import queue_of
 from ..store import ReclaimResult, Store
 from .joblog import log_lost_worker
 from .state import NodeState
@@ -68,6 +69,6 @@ class Reclaimer:
             )
         for job_id, job_type in total.dead_jobs:
             log_lost_worker(queue, job_id, job_type, self.store.settings.max_deliveries)
-        RECLAIMED.labels(queue, "requeued").inc(total.requeued)
-        RECLAIMED.labels(queue, "dead").inc(total.dead)
+        RECLAIMED.labels(queue_of(queue), "requeued").inc(total.requeued)
+        RECLAIMED.labels(queue_of(queue), "dead").inc(total.dead)
         return total

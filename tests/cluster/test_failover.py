@@ -50,6 +50,8 @@ class Failover:
     primary: Callable[[], RedisServer]
     wait: Callable[[RedisServer], float]
     rejoin: Callable[[RedisServer], None]
+    probe_key: str = "probe:{default}"
+    """A key of the killed primary's slot, for the replication lag probe."""
 
 
 @dataclass
@@ -76,7 +78,7 @@ async def _replication_lag(
             async with Redis(port=failover.primary().port, socket_timeout=2) as direct:
                 while len(kills) == seen:
                     began = time.perf_counter()
-                    await direct.set("probe:{default}", began)
+                    await direct.set(failover.probe_key, began)
                     if await direct.execute_command("WAIT", 1, 1000):
                         lags.append(time.perf_counter() - began)
                     await anyio.sleep(0.05)
@@ -123,10 +125,13 @@ async def _run(
     apis: Callable[..., ApiProcess],
     ledger_path: Path,
     faults: FaultLog,
+    shards: int = 1,
 ) -> dict[str, Any]:
-    pool = [workers(failover.url, concurrency=10) for _ in range(2)]
-    api = apis(failover.url)
-    app = App(Settings(redis_url=failover.url, redis_timeout_s=1.0, fetch_block_ms=200))
+    env = {"STREAMQ_SHARDS": str(shards)}
+    pool = [workers(failover.url, concurrency=10, env=env) for _ in range(2)]
+    api = apis(failover.url, env=env)
+    app = App(Settings(redis_url=failover.url, redis_timeout_s=1.0, fetch_block_ms=200,
+                       shards=shards))
     producer = Producer(app)
     via_api = ApiProducer()
     kills: list[Kill] = []
@@ -154,7 +159,8 @@ async def _run(
             present = sorted(set(log.accepted) - set(missing)) + written
             await wait_terminal(redis, present, 60)
             ledger = read_ledger(ledger_path)
-            report = await check_run(redis, log, ledger, faults, excused=set(missing))
+            report = await check_run(redis, log, ledger, faults, excused=set(missing),
+                                     shards=shards)
         finally:
             await redis.aclose()
     finally:

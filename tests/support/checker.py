@@ -19,6 +19,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from streamq.keys import GROUP, PRIORITIES, STATUSES, QueueKeys
+from streamq.shards import Layout
 
 from .ledger import LedgerLine
 from .observe import records
@@ -123,11 +124,19 @@ class CheckReport:
 
 async def queue_leftovers(
     redis: Redis, queue: str = "default", prefix: str = "streamq",
-    excused: set[str] | frozenset[str] = frozenset(),
+    excused: set[str] | frozenset[str] = frozenset(), shards: int = 1,
 ) -> dict[str, int]:
     """Entries, pending entries, scheduled ids and open-status ids still in Redis (ids of
-    `excused` jobs not counted)."""
-    k = QueueKeys(prefix, queue)
+    `excused` jobs not counted), summed over the queue's shards."""
+    left: Counter[str] = Counter()
+    for name in Layout(shards).names(queue):
+        left.update(await _shard_leftovers(redis, QueueKeys(prefix, name), excused))
+    return dict(left)
+
+
+async def _shard_leftovers(
+    redis: Redis, k: QueueKeys, excused: set[str] | frozenset[str]
+) -> dict[str, int]:
     left: dict[str, int] = {}
     for priority in PRIORITIES:
         stream = k.stream(priority)
@@ -173,6 +182,7 @@ async def check_run(
     slack_s: float = 0.0,
     check_indices: bool = True,
     excused: set[str] | frozenset[str] = frozenset(),
+    shards: int = 1,
 ) -> CheckReport:
     """Compare producer, ledger and Redis; see the module docstring.
 
@@ -181,7 +191,7 @@ async def check_run(
     `excused`: accepted jobs a fault destroyed on purpose (the test counts them itself).
     """
     faults = faults or FaultLog()
-    k = QueueKeys("streamq", queue)
+    every = [QueueKeys("streamq", name) for name in Layout(shards).names(queue)]
     report = CheckReport(faults=faults.counts())
     if isinstance(produced, list):
         accepted, unknown = list(produced), []
@@ -194,9 +204,15 @@ async def check_run(
     found = await records(redis, accepted + unknown, queue)
     written_unknown = [j for j in unknown if found[j]]
     report.unknown_written = len(written_unknown)
-    indices = await _index_members(redis, k) if check_indices else {}
-    dead = await _dead_jobs(redis, k) if check_indices else Counter()
-    scheduled = {m.decode() for m in await redis.zrange(k.scheduled, 0, -1)}
+    indices: dict[str, set[str]] = defaultdict(set)
+    dead: Counter[str] = Counter()
+    scheduled: set[str] = set()
+    for k in every:  # a job is on one shard: the union over the shards is its place
+        if check_indices:
+            for status, members in (await _index_members(redis, k)).items():
+                indices[status] |= members
+            dead.update(await _dead_jobs(redis, k))
+        scheduled |= {m.decode() for m in await redis.zrange(k.scheduled, 0, -1)}
     for job_id in accepted + written_unknown:
         rec = found[job_id]
         status = rec.get(b"status", b"").decode()
@@ -227,7 +243,7 @@ async def check_run(
                 report.unexplained.append(f"{job_id} pid {earlier.pid} -> {later.pid}")
             else:
                 report.explained[reason] += 1
-    report.leftovers = await queue_leftovers(redis, queue, excused=excused)
+    report.leftovers = await queue_leftovers(redis, queue, excused=excused, shards=shards)
     return report
 
 
@@ -236,11 +252,12 @@ def pending_of(consumers: list[dict[Any, Any]], pid: int) -> int:
     return sum(int(c["pending"]) for c in consumers if f":{pid}:" in _text(c["name"]))
 
 
-async def pending_by_pid(redis: Redis, pid: int, queue: str = "default") -> int:
-    k = QueueKeys("streamq", queue)
+async def pending_by_pid(
+    redis: Redis, pid: int, queue: str = "default", shards: int = 1
+) -> int:
     total = 0
-    for priority in PRIORITIES:
-        stream = k.stream(priority)
+    for stream in (QueueKeys("streamq", name).stream(priority)
+                   for name in Layout(shards).names(queue) for priority in PRIORITIES):
         if await redis.exists(stream):
             try:
                 total += pending_of(await redis.xinfo_consumers(stream, GROUP), pid)

@@ -11,18 +11,23 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from streamq.keys import QueueKeys
+from streamq.shards import id_shard, shard_name
 
 TERMINAL = {b"succeeded", b"failed", b"cancelled"}
 
 
+def job_key(queue: str, job_id: str) -> str:
+    """The record's key, on the shard the id names (the queue itself when unsharded)."""
+    return QueueKeys("streamq", shard_name(queue, id_shard(job_id))).job(job_id)
+
+
 async def statuses(redis: Redis, ids: list[str], queue: str = "default") -> list[bytes | None]:
     """Each job's status (None: no record), in pipelined chunks."""
-    k = QueueKeys("streamq", queue)
     out: list[bytes | None] = []
     for i in range(0, len(ids), 2000):
         pipe = redis.pipeline(transaction=False)
         for job_id in ids[i : i + 2000]:
-            pipe.hget(k.job(job_id), "status")
+            pipe.hget(job_key(queue, job_id), "status")
         out += await pipe.execute()
     return out
 
@@ -31,13 +36,12 @@ async def records(
     redis: Redis, ids: list[str], queue: str = "default"
 ) -> dict[str, dict[bytes, bytes]]:
     """Each job's whole record (empty: none), in pipelined chunks."""
-    k = QueueKeys("streamq", queue)
     out: dict[str, dict[bytes, bytes]] = {}
     for i in range(0, len(ids), 1000):
         chunk = ids[i : i + 1000]
         pipe = redis.pipeline(transaction=False)
         for job_id in chunk:
-            pipe.hgetall(k.job(job_id))
+            pipe.hgetall(job_key(queue, job_id))
         for job_id, rec in zip(chunk, await pipe.execute(), strict=True):
             out[job_id] = rec
     return out

@@ -150,7 +150,7 @@ async def _apply(app: App, kind: str, letters: list[DeadLetter]) -> int:
     """One batch: one store call per queue. Returns how many jobs it moved."""
     by_queue: dict[str, list[DeadLetter]] = defaultdict(list)
     for d in letters:
-        by_queue[d.queue].append(d)
+        by_queue[d.shard_queue].append(d)
     moved = 0
     for queue, mine in by_queue.items():
         if kind == "requeue":

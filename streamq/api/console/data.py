@@ -14,8 +14,10 @@ from typing import Any
 from ...app import App
 from ...fingerprint import error_fingerprint
 from ...job import DeadLetter, Event, Job, JobStatus
+from ...shards import Layout, queue_of
+from ...store import Store
 from ...store.console import ConsoleStore
-from ...store.trail import Minute, Trail
+from ...store.trail import KINDS, Minute, Trail
 from .explorer import opt
 
 DEAD_SCAN = 20_000
@@ -73,13 +75,14 @@ async def overview(app: App) -> list[QueueView]:
     store = app.store
     stats = await app.queue_stats()
     now_ms = await store.redis_time_ms()
-    minutes = await Trail(store).minutes([q.queue for q in stats], now_ms)
+    layout = app.registry.layout
+    minutes = await _minutes(store, layout, [q.queue for q in stats], now_ms)
     views = []
     for q in stats:
         k = store.keys(q.queue)
         limited = [t.name for t in app.tasks.values()
                    if t.options.concurrency and t.options.queue == q.queue]
-        parked = await store.parked_count(q.queue, limited)
+        parked = sum([await store.parked_count(name, limited) for name in layout.names(q.queue)])
         rows = []
         for p in q.priorities:
             groups = redis_cli("XINFO", "GROUPS", p.stream)
@@ -105,6 +108,21 @@ async def overview(app: App) -> list[QueueView]:
             minutes=minutes[q.queue],
         ))
     return views
+
+
+async def _minutes(
+    store: Store, layout: Layout, queues: list[str], now_ms: int
+) -> dict[str, list[Minute]]:
+    """Each queue's last hour of outcome counters, summed over its shards."""
+    per_shard = await Trail(store).minutes(layout.expand(queues), now_ms)
+    out: dict[str, list[Minute]] = {}
+    for name, minutes in per_shard.items():
+        queue = queue_of(name)
+        out[queue] = minutes if queue not in out else [
+            Minute(a.minute, **{kind: getattr(a, kind) + getattr(b, kind) for kind in KINDS})
+            for a, b in zip(out[queue], minutes, strict=True)
+        ]
+    return out
 
 
 # -- one job -----------------------------------------------------------------------------------
@@ -193,8 +211,8 @@ async def job_detail(app: App, job_id: str) -> JobDetail:
     (failures, fenced-off stale outcomes), then the one the record tells."""
     job = await app.get_job(job_id)
     console = ConsoleStore(app.store)
-    events = await console.job_events(job.queue, job.id)
-    kept = [_kept_attempt(a) for a in await Trail(app.store).attempts(job.queue, job.id)]
+    events = await console.job_events(job.shard_queue, job.id)
+    kept = [_kept_attempt(a) for a in await Trail(app.store).attempts(job.shard_queue, job.id)]
     current_told = any(a.run == job.run and not a.stale for a in kept)
     started = job.started_at is not None and job.run > 0
     if started and not current_told and job.status not in (
@@ -202,7 +220,7 @@ async def job_detail(app: App, job_id: str) -> JobDetail:
     ):
         kept.append(_current_attempt(job))
     task = app.tasks.get(job.type)
-    k = app.store.keys(job.queue)
+    k = app.store.keys(job.shard_queue)
     commands = [] if job.source == "history" else [
         redis_cli("HGETALL", k.job(job.id)),
         redis_cli("LRANGE", k.attempts(job.id), "0", "-1"),

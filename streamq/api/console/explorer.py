@@ -163,7 +163,7 @@ def _seek(app: App, f: JobFilters) -> str | None:
     status filter): the page then costs O(log N) instead of a walk from the newest job."""
     if f.until is None or f.status is not None:
         return None
-    queues = [f.queue] if f.queue else app.queues
+    queues = app.registry.layout.expand([f.queue] if f.queue else app.queues)
     start: list[Any] = [int(f.until.timestamp() * 1000) + 1, ""]
     kind = "type" if f.type else "all"
     filters = {"status": None, "type": f.type, "queue": f.queue}

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from ...app import App
 from ...job import ms_to_datetime
 from ...store.console import ConsoleStore, NodeInfo
+from ...worker.cron import cron_home
 from .data import Cell, redis_cli
 
 
@@ -65,8 +66,9 @@ class CronView:
 async def crons(app: App) -> list[CronView]:
     now_ms = await app.store.redis_time_ms()
     views = []
-    for queue in dict.fromkeys(c.queue for c in app.crons.values()):
-        mine = [c for c in app.crons.values() if c.queue == queue]
+    homes = {c.name: cron_home(app.registry, c) for c in app.crons.values()}
+    for queue in dict.fromkeys(homes.values()):
+        mine = [c for c in app.crons.values() if homes[c.name] == queue]
         lasts = await app.store.cron_last(queue, [c.name for c in mine])
         cmd = redis_cli("HGETALL", app.store.keys(queue).cron)
         for c, last in zip(mine, lasts, strict=True):

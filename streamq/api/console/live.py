@@ -50,7 +50,7 @@ async def stream(request: web.Request, app: App) -> web.StreamResponse:
     job = request.query.get("job") or None
     if job is not None and len(job) > 100:
         raise ValidationError("job must be a job id", field="job")
-    queues = app.queues
+    queues = app.registry.layout.expand(app.queues)
     last = request.headers.get("Last-Event-ID") or request.query.get("last") or ""
     after = decode_position(last, queues) if last else None
     if after is None:
@@ -65,7 +65,7 @@ async def stream(request: web.Request, app: App) -> web.StreamResponse:
     while request.transport is not None and not request.transport.is_closing():
         changed: list[str] = []
         for event in await app.store.read_events(after, BLOCK_MS):
-            after[event.queue] = event.id
+            after[event.shard_queue] = event.id
             if job is None or event.job_id == job:
                 changed.append(event.job_id)
         if changed:
