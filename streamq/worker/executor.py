@@ -163,7 +163,10 @@ class Executor:
             return _final(d, "result too large", ResultTooLarge.__name__,
                           f"result is {len(body)} bytes, over the limit of {limit} bytes "
                           "(STREAMQ_MAX_RESULT_BYTES)")
-        return Outcome(d, OutcomeKind.SUCCEEDED, result=body, duration_s=duration_s)
+        # orjson's bytes keep its 4 KiB write buffer: outcomes wait for the completer, so
+        # a right-sized copy (at 1,000 jobs in flight, 4 MiB less).
+        return Outcome(d, OutcomeKind.SUCCEEDED, result=bytes(memoryview(body)),
+                       duration_s=duration_s)
 
     def _failure(
         self,
