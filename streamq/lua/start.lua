@@ -27,14 +27,51 @@ local function release(entry_id)
   redis.call('XDEL', stream_key, entry_id)
 end
 
+local function id_parts(entry_id)
+  local sep = string.find(entry_id, '-', 1, true)
+  return tonumber(string.sub(entry_id, 1, sep - 1)), tonumber(string.sub(entry_id, sep + 1))
+end
+
+local function before(x, y)
+  local xm, xs = id_parts(x)
+  local ym, ys = id_parts(y)
+  return xm < ym or (xm == ym and xs < ys)
+end
+
+-- The batch's entries still pending under this worker: one XPENDING over the batch's id
+-- range (filtered to this consumer) instead of one per entry; when the range holds more of
+-- this worker's entries than the reply carries, each entry is asked on its own.
+local function owned_entries()
+  local first, last, n = nil, nil, (#KEYS - 5)
+  for a = 7, #ARGV, 2 do
+    if not first or before(ARGV[a], first) then first = ARGV[a] end
+    if not last or before(last, ARGV[a]) then last = ARGV[a] end
+  end
+  local owned = {}
+  if not first then return owned end
+  local count = 2 * n + 16
+  local ok, pending = pcall(redis.call, 'XPENDING', stream_key, group, first, last, count,
+    worker)
+  if not ok then return owned end  -- NOGROUP: the group is gone, nothing is ours
+  if #pending < count then
+    for _, p in ipairs(pending) do owned[p[1]] = true end
+    return owned
+  end
+  for a = 7, #ARGV, 2 do
+    local one = redis.call('XPENDING', stream_key, group, ARGV[a], ARGV[a], 1, worker)
+    if one[1] then owned[ARGV[a]] = true end
+  end
+  return owned
+end
+
+local owned = owned_entries()
 for i = 6, #KEYS do
   local job_key, a = KEYS[i], 2 * i - 6
   local job_id, entry_id = ARGV[a], ARGV[a + 1]
   local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'entry', 'run', 'deliveries')
   local status, attempt = rec[1], tonumber(rec[2]) or 0
   local duplicate = status == 'processing' and rec[3] ~= entry_id
-  local ok, pending = pcall(redis.call, 'XPENDING', stream_key, group, entry_id, entry_id, 1)
-  if not (ok and pending[1] and pending[1][2] == worker) then  -- NOGROUP: the group is gone
+  if not owned[entry_id] then
     table.insert(out, 0); table.insert(out, attempt)
   elseif not status then
     release(entry_id)

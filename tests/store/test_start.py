@@ -9,6 +9,7 @@ from streamq.store import EnqueueSpec, Store
 
 from .conftest import Table
 from .redis_state import (
+    ANY_ID,
     NORMAL,
     NOW,
     K,
@@ -39,6 +40,10 @@ def delivered(*entry_ids: str, consumer: str = "w1") -> Stream:
     return Stream([(i, entry("j1")) for i in entry_ids], dict.fromkeys(entry_ids, consumer),
                   entry_ids[-1])
 
+
+CROWD = [(f"{i}-0", entry("j1" if i == 1 else "j9" if i == 30 else f"x{i}"))
+         for i in range(1, 31)]
+"""Thirty entries, more than one batch-wide XPENDING reply of a two-entry batch carries."""
 
 ACKED = Stream([], {}, "1-0")
 """The normal stream after its one delivered entry was acknowledged and deleted."""
@@ -133,6 +138,28 @@ CASES = [
                              event("j2", "queued", "processing", worker="w1")),
         },
         id="batch-one-code-pair-per-entry",
+    ),
+    pytest.param(
+        {**QUEUED, K.job("j9"): record("queued"),
+         NORMAL: Stream(CROWD, {i: "w1" for i, _ in CROWD}, "30-0"),
+         K.index("queued"): ZSet({"j1": NOW - 1000, "j9": NOW - 1000})},
+        [("j1", "1-0"), ("j9", "30-0")], [("j1", 1, 1), ("j9", 1, 1)],
+        {
+            **started(),
+            K.job("j9"): record("processing", run=1, deliveries=1, worker="w1", started=NOW,
+                                entry="30-0"),
+            NORMAL: Stream(CROWD, {i: "w1" for i, _ in CROWD}, "30-0"),
+            K.index("processing"): ZSet({"j1": NOW, "j9": NOW}),
+            K.events: events(event("j1", "queued", "processing", worker="w1"),
+                             event("j9", "queued", "processing", worker="w1")),
+        },
+        id="many-held-in-the-batch-range-each-entry-asked-alone",
+    ),
+    pytest.param(
+        {**QUEUED, K.paused: {"normal": "1"}}, [("j1", "1-0")], [],
+        {**QUEUED, K.paused: {"normal": "1"},
+         NORMAL: Stream([(ANY_ID, entry("j1", enq=NOW))], {}, "1-0")},
+        id="priority-paused-meanwhile-entry-handed-back-fresh",
     ),
 ]
 
