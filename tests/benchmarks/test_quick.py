@@ -20,7 +20,7 @@ THROUGHPUT = ("enqueue_single", "enqueue_batch", "drain_p1", "drain_p2", "sleep_
 LATENCY = tuple(
     f"lat{rate}_{metric}"
     for rate in (100, 500, 2000)
-    for metric in ("rate", "start_p50", "start_p99", "done_p99")
+    for metric in ("rate", *(f"{edge}_p{q}" for edge in ("start", "done") for q in (50, 95, 99)))
 )
 COUNTED = ("redis_calls_enqueue_single", "redis_calls_process", "redis_bytes_per_job")
 MEMORY = ("rss_idle_mib", "rss_c100_mib", "rss_c1000_mib", "rss_drain_mib")
@@ -72,6 +72,10 @@ def test_quick_run_writes_positive_results(tmp_path: Path) -> None:
         for metric in CPU:
             assert results[metric]["median"] >= 0, (system, metric)
         assert results["c100_in_flight"]["median"] > 1, system
+        for rate in (100, 500, 2000):
+            for edge in ("start", "done"):
+                p50, p95, p99 = (results[f"lat{rate}_{edge}_p{q}"]["median"] for q in (50, 95, 99))
+                assert p50 <= p95 <= p99, (system, rate, edge)
         assert aof["results"][system]["drain_p1"]["median"] > 0
         assert aof["results"][system]["redis_us_process"]["median"] >= 0
     assert none["ratios_streamq_over"]["drain_p1"]["ceiling"] > 0
@@ -84,3 +88,5 @@ def test_quick_run_writes_positive_results(tmp_path: Path) -> None:
     text = (tmp_path / "quick-latest.md").read_text()
     assert text.startswith("# streamq benchmarks")
     assert "### Where streamq's Redis time goes" in text
+    for rate in (100, 500, 2000):
+        assert f"@{rate}/s enqueue→start p95" in text
