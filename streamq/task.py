@@ -68,15 +68,17 @@ class Task(Generic[P, R]):
     def validate_json(self, payload: bytes) -> dict[str, Any]:
         """Keyword arguments for the handler from a stored JSON payload."""
         model = self.payload_model.model_validate_json(payload)
-        kwargs = {name: getattr(model, name) for name in type(model).model_fields}
+        kwargs = dict(model.__dict__)  # the declared fields, already validated
         kwargs.update(model.model_extra or {})
         return kwargs
 
     async def invoke(
-        self, kwargs: dict[str, Any], ctx: Context, limiter: anyio.CapacityLimiter | None = None
+        self, kwargs: dict[str, Any], ctx: Context | None,
+        limiter: anyio.CapacityLimiter | None = None,
     ) -> Any:
         """Run the handler: coroutines on the loop, plain functions in a worker thread
-        (abandoned, not killed, when the attempt times out or is cancelled)."""
+        (abandoned, not killed, when the attempt times out or is cancelled). `ctx` is
+        needed only by a handler that declares one."""
         if self.context_param is not None:
             kwargs[self.context_param] = ctx
         if self.is_async:

@@ -105,7 +105,9 @@ class Executor:
             kwargs = task.validate_json(d.payload)
         except pydantic.ValidationError as exc:
             return _final(d, "invalid payload", "ValidationError", summarize_errors(exc))
-        ctx = self._context(d)
+        # Only a handler that declares `ctx: Context` gets one: building it costs more
+        # than the rest of the per-job path before the handler.
+        ctx = self._context(d) if task.context_param is not None else None
         started = time.perf_counter()
         if self.state.cancel_requested.pop(d.job_id, None) is not None:
             return Outcome(d, OutcomeKind.CANCELLED, reason="cancelled")  # before it ran
