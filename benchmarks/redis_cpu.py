@@ -5,7 +5,8 @@ worker drives it (batches of 100: enqueue, fetch, start, finish as success, retr
 dead letter; promote, requeue, cancel, reclaim, admit, release, dead-letter deletion,
 index trim). Around each step the Redis process's CPU time (`INFO cpu`: user + sys) and
 its command counts (`INFO commandstats`, counting the commands scripts send) are read,
-so a step reports Redis CPU microseconds per job and Redis commands per job.
+so a step reports Redis CPU microseconds per job and Redis commands per job. The enqueue
+step also reports Redis bytes per queued job (`INFO memory` used_memory delta).
 
 Each repeat runs in a fresh process on a fresh private redis-server (no persistence);
 with several `--ref`, the sources are interleaved within each repeat so that drift of
@@ -37,7 +38,8 @@ from .stats import summarize
 BATCH = 100
 QUEUE = "bench"
 TYPE = "bench.job"
-PAYLOAD = b'{"to":"someone@example.org","subject":"hello","n":1}'
+PAYLOAD = b'{"to":"someone@example.org","subject":"hello","n":1,"pad":"' + b"x" * 39 + b'"}'
+"""100 bytes of JSON, as in the peer benchmark: longer than `hash-max-listpack-value`."""
 
 STEPS = (
     "enqueue", "fetch", "start", "finish retry", "promote", "finish failed", "requeue",
@@ -136,8 +138,11 @@ async def scenario(url: str, n: int) -> dict[str, dict[str, float]]:
         return [(e.entry_id, e.job_id, str(e.time_ms)) for e in entries]
 
     try:
+        memory = int((await redis.info("memory"))["used_memory"])
         async with meter.step("enqueue", n):
             await enqueue()
+        queued_bytes = int((await redis.info("memory"))["used_memory"]) - memory
+        meter.steps["enqueue"]["bytes_per_job"] = queued_bytes / n
         async with meter.step("fetch", n):
             fetched = await fetch()
         async with meter.step("start", n):
@@ -223,6 +228,8 @@ def summary(samples: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, A
         for metric in ("cpu_us_per_job", "commands_per_job", "script_calls_per_job"):
             s = summarize([sample[step][metric] for sample in samples])
             out[step][metric] = s.as_dict() if s else None
+    held = summarize([sample["enqueue"]["bytes_per_job"] for sample in samples])
+    out["enqueue"]["bytes_per_job"] = held.as_dict() if held else None
     return out
 
 
@@ -239,6 +246,12 @@ def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
             *(f"{c['median']:.1f} ({c['min']:.1f}-{c['max']:.1f})" for c in cpu),
             *(f"{c['median']:.2f}" for c in cmds),
         ])
+    held = [results[name]["enqueue"].get("bytes_per_job") for name in names]
+    rows.append([
+        "Redis bytes per queued job",
+        *(f"{b['median']:,.0f} ({b['min']:,.0f}-{b['max']:,.0f})" if b else "—" for b in held),
+        *("" for _ in names),
+    ])
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)
 
 
