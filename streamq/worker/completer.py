@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream
@@ -110,9 +110,13 @@ class Completer:
                     self._last_warning = now
                 await anyio.sleep(delay)
                 delay = min(2.0, delay * 2)
+        applied: Counter[tuple[str, str, OutcomeKind]] = Counter()
         for outcome, code in zip(batch, codes, strict=True):
             self.state.drop(outcome.delivery)
-            self._count(outcome, code)
+            if self._log(outcome, code):
+                d = outcome.delivery
+                applied[(queue_of(d.queue), d.type, outcome.kind)] += 1
+        _count_applied(applied)
         await self._release_slots(batch, codes)
         await self._leave_trail(batch, codes)
 
@@ -144,21 +148,29 @@ class Completer:
                 log.warning("releasing %d %s slots failed (%s); their leases will expire",
                             len(job_ids), job_type, exc)
 
-    def _count(self, o: Outcome, code: FinishCode) -> None:
+    def _log(self, o: Outcome, code: FinishCode) -> bool:
+        """Count a fenced-off outcome and log an applied failure; True when applied."""
         d = o.delivery
         if code is FinishCode.STALE:
             self.stale += 1
             STALE_OUTCOMES.labels(queue_of(d.queue)).inc()
             log.info("outcome of job %s run %d fenced off: a newer attempt owns it", d.job_id,
                      d.run, extra={"job_id": d.job_id, "task": d.type, "queue": d.queue})
-            return
+            return False
         if code is not FinishCode.APPLIED:
-            return
+            return False
         log_outcome(o)
-        JOBS_PROCESSED.labels(queue_of(d.queue), d.type, o.kind.value).inc()
-        if o.kind in (OutcomeKind.RETRY, OutcomeKind.FAILED):
-            JOBS_FAILED.labels(queue_of(d.queue), d.type).inc()
-        if o.kind is OutcomeKind.RETRY:
-            JOBS_RETRIED.labels(queue_of(d.queue), d.type).inc()
-        elif o.kind is OutcomeKind.FAILED:
-            JOBS_DEAD.labels(queue_of(d.queue), d.type).inc()
+        return True
+
+
+def _count_applied(applied: Counter[tuple[str, str, OutcomeKind]]) -> None:
+    """The outcome counters, one increment per (queue, task, kind) of a batch rather than
+    one label lookup and increment per job."""
+    for (queue, task, kind), n in applied.items():
+        JOBS_PROCESSED.labels(queue, task, kind.value).inc(n)
+        if kind in (OutcomeKind.RETRY, OutcomeKind.FAILED):
+            JOBS_FAILED.labels(queue, task).inc(n)
+        if kind is OutcomeKind.RETRY:
+            JOBS_RETRIED.labels(queue, task).inc(n)
+        elif kind is OutcomeKind.FAILED:
+            JOBS_DEAD.labels(queue, task).inc(n)
