@@ -28,13 +28,15 @@ from .common import (
 @option("--priority", type=PRIORITY_CHOICE, default=None)
 @option("--delay", type=click.FloatRange(0), default=None, help="Seconds before it is due.")
 @option("--key", "idempotency_key", default=None, help="Idempotency key.")
+@option("--partition-key", default=None,
+        help="Jobs of one partition key share a shard of a sharded queue.")
 @option("--no-validate", is_flag=True,
         help="Without --app: enqueue even a type no live worker announces.")
 @app_option
 @json_option
 def enqueue(type_: str, payload: str, priority: str | None, delay: float | None,
-            idempotency_key: str | None, no_validate: bool, app_spec: str | None,
-            as_json: bool) -> None:
+            idempotency_key: str | None, partition_key: str | None, no_validate: bool,
+            app_spec: str | None, as_json: bool) -> None:
     """Enqueue one job of TYPE and print its id.
 
     With --app, the type and payload are checked against the app's tasks. Without it, the
@@ -53,7 +55,8 @@ def enqueue(type_: str, payload: str, priority: str | None, delay: float | None,
 
             queue = await queue_of_announced_task(app, type_)
         return await app.enqueue(type_, body, priority=priority, delay=delay,
-                                 idempotency_key=idempotency_key, queue=queue)
+                                 idempotency_key=idempotency_key, queue=queue,
+                                 partition_key=partition_key)
 
     job_id = run(client_app(app_spec), go)
     click.echo(orjson.dumps({"id": job_id}).decode() if as_json else job_id)

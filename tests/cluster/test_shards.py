@@ -98,8 +98,8 @@ async def test_pause_and_cancel_reach_every_primary(sharded_app: App) -> None:
 
 
 @pytest.mark.chaos
-@pytest.mark.parametrize("size", sizes(ci={"seconds": 6, "rate": 80},
-                                       soak={"seconds": 60, "rate": 250}))
+@pytest.mark.parametrize("size", sizes(ci={"seconds": 6, "rate": 80, "drain_s": 60},
+                                       soak={"seconds": 60, "rate": 250, "drain_s": 240}))
 async def test_sigkill_a_worker_every_2_s_on_a_sharded_queue(
     size: Size,
     cluster: LocalCluster,
@@ -138,7 +138,7 @@ async def test_sigkill_a_worker_every_2_s_on_a_sharded_queue(
             tg.start_soon(killer)
             await producer.run(lambda _i: JobRequest("ledger.work", {"seconds": 0.1}),
                                size["rate"], size["seconds"], batch=5)
-        drain_s = await wait_terminal(redis_client, producer.log.accepted, 60)
+        drain_s = await wait_terminal(redis_client, producer.log.accepted, size["drain_s"])
         report = await check_run(redis_client, producer.log, read_ledger(ledger_path), faults,
                                  shards=SHARDS)
     finally:
