@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import ObjectSendStream
 
 from ..errors import StreamqError
@@ -105,6 +106,11 @@ class Fetcher:
                 self.jobs.send_nowait(d)  # type: ignore[attr-defined]
             except anyio.WouldBlock:
                 await self.jobs.send(d)
+        if runnable:
+            # Let the woken executors start their handlers before this task prepares and
+            # sends the next fetch: one yield per batch, not a round trip's worth of Python
+            # between a job's start and its handler.
+            await anyio.lowlevel.checkpoint()
 
     async def _with_trace_contexts(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Each started job with its producer's trace context, for its span's link. A
