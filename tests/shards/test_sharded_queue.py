@@ -209,3 +209,15 @@ async def test_a_cron_fires_once_per_tick_on_its_home_shard(
         assert len({j.shard for j in page.jobs}) == 1  # every tick on the cron's shard
     finally:
         await app.close()
+
+
+async def test_worker_metrics_count_the_queue_not_its_shards(sharded: App) -> None:
+    from streamq.metrics import REGISTRY
+
+    ids = [await sharded.enqueue("work", {"n": n}) for n in range(6)]
+    async with running_node(sharded, concurrency=4):
+        for j in ids:
+            await sharded.wait_for(j, timeout_s=10)
+    queues = {s.labels["queue"] for metric in REGISTRY.collect() for s in metric.samples
+              if "queue" in s.labels}
+    assert "default" in queues and not any("#" in q for q in queues)
