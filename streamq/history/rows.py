@@ -15,6 +15,7 @@ import orjson
 
 from ..fingerprint import error_fingerprint
 from ..job import Job, JobStatus, Priority
+from ..shards import id_shard
 
 COLUMNS: tuple[str, ...] = (
     "job_id", "run", "finished_at", "queue", "type", "priority", "status", "payload",
@@ -121,7 +122,7 @@ def to_job(record: Mapping[str, Any]) -> Job:
         finished_at=r("finished_at"), result=loaded("result"), error=r("error"),
         error_type=r("error_type"), traceback=r("traceback"), reason=r("reason"),
         worker=r("worker"), progress=r("progress"), progress_message=r("progress_message"),
-        source="history",
+        source="history", shard=id_shard(r("job_id")),
     )
 
 

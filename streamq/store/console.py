@@ -74,7 +74,7 @@ class ConsoleStore:
     async def delete_finished(self, job: Job) -> bool:
         """Forget a succeeded, failed or cancelled job; False when its record changed
         status meanwhile (or is gone): nothing was deleted."""
-        k = self.store.keys(job.queue)
+        k = self.store.keys(job.shard_queue)
         s = self.store.settings
         async with self.store.redis.pipeline(transaction=True) as pipe:
             try:
@@ -100,7 +100,7 @@ class ConsoleStore:
     async def run_now(self, job: Job) -> bool:
         """Make a delayed job or a waiting retry due now and wake the schedulers; False when
         it is no longer scheduled or retrying."""
-        k = self.store.keys(job.queue)
+        k = self.store.keys(job.shard_queue)
         async with self.store.redis.pipeline(transaction=True) as pipe:
             try:
                 await pipe.watch(k.job(job.id))

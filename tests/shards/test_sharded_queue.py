@@ -90,7 +90,8 @@ async def test_get_cancel_and_retry_go_to_the_job_s_shard(sharded: App) -> None:
 
 
 async def test_dead_letters_of_every_shard_under_one_cursor(sharded: App) -> None:
-    failed = [await sharded.enqueue("work", {"n": n, "fail": True}) for n in range(9)]
+    failed = [await sharded.enqueue("work", {"n": n, "fail": True, "seconds": 0.2})
+              for n in range(9)]
     async with running_node(sharded, concurrency=8):
         for j in failed:
             assert (await sharded.wait_for(j, timeout_s=10)).status == "failed"
@@ -106,8 +107,8 @@ async def test_dead_letters_of_every_shard_under_one_cursor(sharded: App) -> Non
                 break
         assert sorted(seen) == sorted(failed)
         on_1, on_2 = (next(j for j in failed if id_shard(j) == k) for k in (1, 2))
-        retried = await sharded.dlq_retry(on_1)
-        assert retried.status == "queued" and retried.shard == 1
+        retried = await sharded.dlq_retry(on_1)  # the running node may start it at once
+        assert retried.status != "failed" and retried.shard == 1
         await sharded.dlq_delete(on_2)
         with pytest.raises(JobNotFound):
             await sharded.get_job(on_2)
