@@ -86,7 +86,9 @@ async def test_a_queue_named_a_job_b_keeps_job_ids_straight(
             assert {j.id for j in failed.jobs} == {doomed_id, hopeless}
             await app.dlq_delete(hopeless)
             doomed_may_pass.set()
-            assert (await app.dlq_retry(doomed_id)).status is JobStatus.QUEUED
+            # The running node may start (or finish) it before the record is read back.
+            assert (await app.dlq_retry(doomed_id)).status in (
+                JobStatus.QUEUED, JobStatus.PROCESSING, JobStatus.SUCCEEDED)
             assert await dead_jobs(redis_client) == []
             assert (await app.wait_for(doomed_id, timeout_s=10)).status is JobStatus.SUCCEEDED
 
