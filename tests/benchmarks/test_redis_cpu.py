@@ -30,3 +30,5 @@ def test_every_step_is_metered(tmp_path: Path) -> None:
         assert figures["commands_per_job"]["median"] > 0, step
         assert figures["cpu_us_per_job"]["median"] >= 0, step
     assert all(step in done.stdout for step in STEPS)
+    assert results["enqueue"]["bytes_per_job"]["median"] > 100, "a queued job holds its payload"
+    assert "Redis bytes per queued job" in done.stdout
