@@ -15,6 +15,7 @@ import yaml
 from streamq import Settings
 from streamq.api.routes import ROUTES
 from streamq.keys import PRIORITIES, QueueKeys
+from streamq.shards import Layout
 
 K8S = Path(__file__).resolve().parents[2] / "services" / "k8s"
 KUBERNETES_VERSION = "1.30.0"
@@ -110,3 +111,28 @@ def test_the_scaled_object_sums_the_length_of_every_priority_stream() -> None:
     concurrency = _option(_container(worker)["args"], "--concurrency")
     assert modifiers["target"] == concurrency  # one worker per `concurrency` jobs
     assert modifiers["metricType"] in {"AverageValue", "Value"}
+
+
+def test_the_sharded_example_sums_every_stream_of_every_shard() -> None:
+    """`examples/worker-scaledobject-sharded.yaml`, for `default` with 3 shards: one
+    `streamLength` trigger per priority stream of each shard, exactly the streams the
+    code's shard layout names, all summed by the formula; otherwise like the built-in one."""
+    [scaled] = _documents("examples/worker-scaledobject-sharded.yaml")
+    built_in = _all()[("ScaledObject", "streamq-worker")]["spec"]
+    spec = scaled["spec"]
+    assert spec["scaleTargetRef"] == built_in["scaleTargetRef"]
+    assert spec["advanced"]["scalingModifiers"]["target"] == \
+        built_in["advanced"]["scalingModifiers"]["target"]
+    expected = {QueueKeys("streamq", name).stream(p)
+                for name in Layout(3).names("default") for p in PRIORITIES}
+    triggers = spec["triggers"]
+    assert {t["metadata"]["stream"] for t in triggers} == expected
+    assert len(triggers) == len(expected) == 9
+    for trigger in triggers:
+        metadata = trigger["metadata"]
+        assert trigger["type"] == "redis-cluster-streams"
+        assert all(isinstance(v, str) for v in metadata.values())  # KEDA reads strings
+        assert "streamLength" in metadata and "lagCount" not in metadata
+        assert metadata["addresses"] and metadata["passwordFromEnv"] == "REDIS_PASSWORD"
+    formula = spec["advanced"]["scalingModifiers"]["formula"]
+    assert sorted(t.strip() for t in formula.split("+")) == sorted(t["name"] for t in triggers)
