@@ -244,18 +244,20 @@ class Node:
     async def _fetch_until_stopped(self, jobs_send: Any) -> None:
         s = self.settings
         senders = [jobs_send.clone() for _ in self.shards]
-        with self._fetch_scope:
-            # One fetcher per shard: a blocking read names keys of one slot only, and a
-            # fetcher of its own keeps every shard served whatever the others hold.
-            async with anyio.create_task_group() as fetchers:
-                for queue, sender in zip(self.shards, senders, strict=True):
-                    fetcher = Fetcher(
-                        self.store, self.state, queue, self.order, sender,
-                        s.fetch_block_ms, self.burst, self.app.tracing is not None,
-                    )
-                    fetchers.start_soon(supervise, f"fetcher:{queue}", fetcher.run)
-        for sender in senders:  # the node closes the streams, so restarts keep theirs
-            sender.close()
+        try:
+            with self._fetch_scope:
+                # One fetcher per shard: a blocking read names keys of one slot only, and a
+                # fetcher of its own keeps every shard served whatever the others hold.
+                async with anyio.create_task_group() as fetchers:
+                    for queue, sender in zip(self.shards, senders, strict=True):
+                        fetcher = Fetcher(
+                            self.store, self.state, queue, self.order, sender,
+                            s.fetch_block_ms, self.burst, self.app.tracing is not None,
+                        )
+                        fetchers.start_soon(supervise, f"fetcher:{queue}", fetcher.run)
+        finally:  # the node closes the streams (so restarts keep theirs), also when cancelled
+            for sender in senders:
+                sender.close()
 
     async def _grace_timer(self, executors: TaskGroup) -> None:
         """Cancel the executors once the grace period is over (they end sooner if idle)."""

@@ -52,5 +52,6 @@ async def test_past_its_time_or_started_it_runs_at_once(
                 await anyio.sleep(0.02)
             await app.cancel(ran)
             assert (await app.wait_for(ran, timeout_s=5)).status is JobStatus.CANCELLED
-            assert (await app.retry(ran)).status is JobStatus.QUEUED
+            # The running node may start it again before the record is read back.
+            assert (await app.retry(ran)).status in (JobStatus.QUEUED, JobStatus.PROCESSING)
             await app.cancel(ran)
