@@ -273,22 +273,24 @@ def parse_queue_shards(text: str) -> dict[str, Any]:
         if not isinstance(parsed, dict):
             raise ValueError("expected a JSON object of queue: shards")
         return parsed
-    counts: dict[str, int] = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, sep, number = part.partition("=")
-        if not sep or not number.strip().isdigit():
-            raise ValueError(f"bad shard count {part!r}; expected queue=integer")
-        counts[name.strip()] = int(number)
-    return counts
+    return _int_pairs(text, "shard count", "queue")
 
 
 def parse_priority_weights(text: str) -> dict[str, int]:
     """Parse `high=6,normal=3,low=1` (`medium` is an alias of `normal`)."""
     weights: dict[str, int] = {}
+    for name, weight in _int_pairs(text, "weight", "name").items():
+        name = name.lower()
+        weights["normal" if name == "medium" else name] = weight
+    return weights
+
+
+def _int_pairs(text: str, what: str, key: str) -> dict[str, int]:
+    """Parse `a=1,b=2` into {name: integer}; a bad pair names `what` it was meant to be."""
+    pairs: dict[str, int] = {}
     for part in filter(None, (p.strip() for p in text.split(","))):
         name, sep, number = part.partition("=")
         if not sep or not number.strip().isdigit():
-            raise ValueError(f"bad weight {part!r}; expected name=integer")
-        name = name.strip().lower()
-        weights["normal" if name == "medium" else name] = int(number)
-    return weights
+            raise ValueError(f"bad {what} {part!r}; expected {key}=integer")
+        pairs[name.strip()] = int(number)
+    return pairs

@@ -71,6 +71,20 @@ class StoreBase:
             groups[self.redis.keyslot(key)].append(key)
         return list(groups.values())
 
+    async def _run_script(
+        self, script: Any, calls: Sequence[tuple[list[Any], list[Any]]]
+    ) -> list[Any]:
+        """The replies of `script` to each (keys, args) call, in one round trip. A single
+        call is a plain EVALSHA (redis-py loads the script on NOSCRIPT): on the path of every
+        job at low rates, a pipeline around one call costs more Python than the call."""
+        if len(calls) == 1:
+            [(keys, args)] = calls
+            return [await script(keys=keys, args=args)]
+        pipe = self.redis.pipeline(transaction=False)
+        for keys, args in calls:
+            await script(keys=keys, args=args, client=pipe)
+        return await self._execute(pipe)
+
     async def _xread(self, after: Mapping[str, str], count: int, block_ms: int) -> list[Any]:
         """XREAD of several streams, waiting up to `block_ms` for the first entry.
 

@@ -105,8 +105,9 @@ class Consuming(StoreBase):
                 *(x for d in batch for x in (d.job_id, d.entry_id)),
             ]
             calls.append((keys, args))
+        replies = await self._run_script(self.scripts.start, calls)
         runnable: list[Delivery] = []
-        for batch, reply in zip(groups.values(), await self._start_calls(calls), strict=True):
+        for batch, reply in zip(groups.values(), replies, strict=True):
             for i, d in enumerate(batch):
                 run, attempt = int(reply[2 * i]), int(reply[2 * i + 1])
                 if run > 0:
@@ -117,17 +118,6 @@ class Consuming(StoreBase):
                         )
                     )
         return runnable
-
-    async def _start_calls(self, calls: list[tuple[list[Any], list[Any]]]) -> list[Any]:
-        """One call is a plain EVALSHA (on the path of every job at low rates, where a
-        pipeline of one costs more Python than the call); several are one pipeline."""
-        if len(calls) == 1:
-            [(keys, args)] = calls
-            return [await self.scripts.start(keys=keys, args=args)]
-        pipe = self.redis.pipeline(transaction=False)
-        for keys, args in calls:
-            await self.scripts.start(keys=keys, args=args, client=pipe)
-        return await self._execute(pipe)
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[FinishCode]:
         """Persist outcomes, one script per queue, fenced on each attempt's run number."""

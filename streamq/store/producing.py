@@ -46,12 +46,7 @@ class Producing(StoreBase):
         """Write every job in one round trip, one script call per queue; a refused job
         (idempotency conflict, full queue) gets its error in its place and changes nothing.
 
-        One job is one plain EVALSHA (redis-py loads the script on NOSCRIPT): a pipeline
-        around a single call costs the producer more CPU than the call itself."""
-        if len(specs) == 1:
-            keys, args = self._enqueue_call(specs[0].queue, specs, self.now_arg())
-            reply = await self.scripts.enqueue(keys=keys, args=args)
-            return [self._enqueue_result(specs[0], reply)]
+        One job is one plain EVALSHA (`_run_script`)."""
         by_queue: dict[str, list[int]] = defaultdict(list)
         for i, spec in enumerate(specs):
             by_queue[spec.queue].append(i)
@@ -61,13 +56,13 @@ class Producing(StoreBase):
             for c in range(0, len(positions), ENQUEUE_CALL_JOBS)
         ]
         now = self.now_arg()
-        pipe = self.redis.pipeline(transaction=False)
+        scripted = []
         for positions in calls:
             chunk = [specs[i] for i in positions]
-            keys, args = self._enqueue_call(chunk[0].queue, chunk, now)
-            await self.scripts.enqueue(keys=keys, args=args, client=pipe)
+            scripted.append(self._enqueue_call(chunk[0].queue, chunk, now))
+        replies = await self._run_script(self.scripts.enqueue, scripted)
         results: list[EnqueueResult | StreamqError | None] = [None] * len(specs)
-        for positions, reply in zip(calls, await self._execute(pipe), strict=True):
+        for positions, reply in zip(calls, replies, strict=True):
             for n, i in enumerate(positions):
                 results[i] = self._enqueue_result(specs[i], reply[3 * n : 3 * n + 3])
         return [r for r in results if r is not None]
