@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 from collections.abc import Awaitable, Callable
 from typing import ParamSpec, TypeVar
 
@@ -86,6 +87,8 @@ def outage(exc: BaseException) -> BackendUnavailable | None:
         )
     if isinstance(exc, _UNREACHABLE):
         return BackendUnavailable(f"Redis is unavailable: {exc}")
+    if _connection_closed_under_it(exc):
+        return BackendUnavailable(f"Redis is unavailable: connection dropped ({exc})")
     if isinstance(exc, RedisClusterException) and not isinstance(exc, SlotNotCoveredError):
         return _cluster_outage(exc)
     if isinstance(exc, _REFUSING) or (
@@ -93,6 +96,22 @@ def outage(exc: BaseException) -> BackendUnavailable | None:
     ):
         return BackendUnavailable(f"Redis cannot serve now: {_describe(exc)}")
     return None
+
+
+def _connection_closed_under_it(exc: BaseException) -> bool:
+    """redis-py's asyncio connection drops its reader and writer (sets them to None) when
+    another task disconnects it, as a Cluster client does to a failed node's connections
+    during a failover; a command already past its connected check then fails with this
+    AttributeError inside the connection module: a dropped connection, not a bug here."""
+    if not isinstance(exc, AttributeError) or not str(exc).startswith("'NoneType' object"):
+        return False
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_code.co_filename.endswith(_CONNECTION_MODULE)
+
+
+_CONNECTION_MODULE = os.path.join("redis", "asyncio", "connection.py")
 
 
 def _cluster_outage(exc: RedisClusterException) -> BackendUnavailable | None:

@@ -3,6 +3,8 @@ scenarios of Redis faults, where errors of pipelined scripts arrive wrapped by r
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -69,3 +71,25 @@ async def test_a_blocking_read_whose_stream_is_deleted_is_an_outage(redis_client
         await other.aclose()
     assert failure and str(failure[0]).startswith("UNBLOCKED"), failure
     assert is_outage(failure[0])
+
+
+async def test_a_connection_dropped_under_a_command_is_an_outage(redis_url: str) -> None:
+    """A Cluster client disconnects a failed node's connections while other tasks use them
+    (seen as an actor crash during a failover): the command then meets a connection whose
+    writer is gone, and redis-py raises AttributeError from inside its connection module."""
+    from redis.asyncio.connection import Connection
+
+    where = urlsplit(redis_url)
+    conn = Connection(host=where.hostname or "127.0.0.1", port=where.port or 6379)
+    await conn.connect()
+    writer = conn._writer
+    try:
+        conn._writer = None  # what a concurrent disconnect leaves behind
+        with pytest.raises(AttributeError) as caught:
+            await conn._send_packed_command(conn.pack_command("PING"))
+    finally:
+        conn._writer = writer
+        await conn.disconnect()
+    assert is_outage(caught.value)
+    assert not is_outage(AttributeError("'NoneType' object has no attribute 'writelines'")), (
+        "the same error raised by our own code is a bug, not an outage")
