@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -12,6 +13,21 @@ from pydantic import BaseModel, ConfigDict
 
 from .errors import ValidationError
 from .shards import shard_name, split
+
+
+def record_payload(record: Mapping[bytes, bytes]) -> bytes | None:
+    """A record's payload, joined from the 64-byte pieces the scripts store it in so the
+    record keeps Redis's compact hash encoding (`payload.n`, then `payload.0`, ...), or its
+    single `payload` field (short or very long payloads)."""
+    whole = record.get(b"payload")
+    count = record.get(b"payload.n")
+    if whole is not None or count is None:
+        return whole
+    return b"".join(record.get(b"payload.%d" % i, b"") for i in range(int(count)))
+
+
+def _json(value: bytes | None) -> Any:
+    return orjson.loads(value) if value else None
 
 
 class JobStatus(StrEnum):
@@ -127,7 +143,7 @@ class Job(BaseModel):
             id=job_id,
             queue=queue,
             type=text("type") or "",
-            payload=loaded("payload"),
+            payload=_json(record_payload(raw)),
             priority=Priority(text("priority") or "normal"),
             status=JobStatus(text("status") or "queued"),
             attempt=number("attempt"),

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from ..fingerprint import error_fingerprint
-from ..job import Job, JobStatus, Priority
+from ..job import Job, JobStatus, Priority, record_payload
 from ..shards import id_shard
 
 COLUMNS: tuple[str, ...] = (
@@ -85,7 +85,7 @@ def to_row(queue: str, fields: Mapping[bytes, bytes]) -> Row:
         finished = datetime.now(UTC)
     return (
         _text(f(b"id")), _int(f(b"run")), finished, queue, _text(f(b"type")) or "",
-        _text(f(b"priority")) or "normal", _text(f(b"status")) or "", _json(f(b"payload")),
+        _text(f(b"priority")) or "normal", _text(f(b"status")) or "", _json(record_payload(fields)),
         _json(f(b"result")), error, error_type, fingerprint, _text(f(b"traceback")),
         _text(f(b"reason")), _int(f(b"attempt")), _int(f(b"max_retries")),
         float(f(b"timeout") or 0), _int(f(b"deliveries")), _int(f(b"lost")),

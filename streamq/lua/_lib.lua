@@ -2,6 +2,10 @@
   now_ms(arg)        the caller's clock when arg > 0, else Redis TIME (one clock for all nodes)
   emit(...)          append a state change to the capped events stream (maxlen 0 disables)
   index_move(...)    move a job id between two status indices
+  entry_fields(...)  a job's stream entry: what a worker needs besides the payload, which
+                     the start script hands over from the record (stored once)
+  with_payload(...)  a record's fields plus its payload, in pieces a compact hash holds
+  get_payload(...)   read it back whole (the start script, for the worker)
   archive(...)       copy a job's record, as it has just become terminal, to the queue's
                      archive stream for the history archiver (maxlen 0: history is off) ]]
 local function now_ms(arg)
@@ -23,9 +27,41 @@ local function index_move(from_key, to_key, job_id, now)
   if to_key then redis.call('ZADD', to_key, now, job_id) end
 end
 
-local function entry_fields(job_id, rec_type, payload, timeout, max_retries, now)
-  return {'id', job_id, 'type', rec_type, 'payload', payload, 'timeout', timeout,
-          'retries', max_retries, 'enq', now}
+local function entry_fields(job_id, rec_type, timeout, max_retries, now)
+  return {'id', job_id, 'type', rec_type, 'timeout', timeout, 'retries', max_retries,
+          'enq', now}
+end
+
+-- A hash stays in Redis's compact listpack encoding only while every value is at most
+-- hash-max-listpack-value (64 bytes by default): a payload longer than that, stored as one
+-- field, would turn the whole record into a hash table costing several times its size.
+-- Payloads up to PIECES * PIECE bytes are stored as 'payload.n' = n and 'payload.0' ..
+-- 'payload.<n-1>'; shorter and longer ones (past that size the record is large anyway) as
+-- one 'payload' field.
+local PIECE, PIECES = 64, 32
+
+local function with_payload(fields, payload)
+  local n = math.ceil(#payload / PIECE)
+  if n <= 1 or n > PIECES then
+    fields[#fields + 1] = 'payload'
+    fields[#fields + 1] = payload
+    return fields
+  end
+  fields[#fields + 1] = 'payload.n'
+  fields[#fields + 1] = n
+  for i = 0, n - 1 do
+    fields[#fields + 1] = 'payload.' .. i
+    fields[#fields + 1] = string.sub(payload, i * PIECE + 1, (i + 1) * PIECE)
+  end
+  return fields
+end
+
+-- `whole` and `n` are the record's 'payload' and 'payload.n', read by the caller's HMGET.
+local function get_payload(job_key, whole, n)
+  if whole or not n then return whole or '' end
+  local names = {}
+  for i = 0, tonumber(n) - 1 do names[#names + 1] = 'payload.' .. i end
+  return table.concat(redis.call('HMGET', job_key, unpack(names)))
 end
 
 local function archive(archive_key, maxlen, job_id, job_key)

@@ -24,12 +24,12 @@ if not fire then return {2, tick} end
 local backlog = redis.call('ZCARD', queued_idx)
 if backlog >= max_backlog then return {-2, backlog} end
 
-redis.call('HSET', job_key, 'type', job_type, 'payload', payload, 'priority', priority,
+redis.call('HSET', job_key, unpack(with_payload({'type', job_type, 'priority', priority,
   'status', 'queued', 'attempt', 1, 'max_retries', max_retries, 'timeout', timeout,
   'deliveries', 0, 'lost', 0, 'run', 0, 'created', now, 'due', tick, 'cron', name,
-  'tick', tick)
-redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, job_type, payload, timeout,
-  max_retries, now)))
+  'tick', tick}, payload)))
+redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, job_type, timeout, max_retries,
+  now)))
 redis.call('ZADD', queued_idx, now, job_id)
 redis.call('ZADD', all_idx, now, job_id)
 redis.call('ZADD', type_idx, now, job_id)

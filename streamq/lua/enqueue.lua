@@ -47,21 +47,22 @@ local function enqueue_one(job_key, type_idx, idem_key, a)
   if run_at > 0 then due = run_at end
   local status = 'queued'
   if due > now then status = 'scheduled' end
-  redis.call('HSET', job_key, 'type', job_type, 'payload', payload, 'priority', priority,
-    'status', status, 'attempt', 1, 'max_retries', max_retries, 'timeout', timeout,
-    'deliveries', 0, 'lost', 0, 'run', 0, 'created', now, 'due', due)
-  if trace ~= '' then redis.call('HSET', job_key, 'trace', trace) end
+  local fields = {'type', job_type, 'priority', priority, 'status', status, 'attempt', 1,
+    'max_retries', max_retries, 'timeout', timeout, 'deliveries', 0, 'lost', 0, 'run', 0,
+    'created', now, 'due', due}
+  if trace ~= '' then fields[#fields + 1] = 'trace'; fields[#fields + 1] = trace end
   if idem_key then
-    redis.call('HSET', job_key, 'idem', idem_key)
+    fields[#fields + 1] = 'idem'; fields[#fields + 1] = idem_key
     redis.call('SET', idem_key, job_id .. '|' .. fingerprint, 'PX', idem_ttl)
   end
+  redis.call('HSET', job_key, unpack(with_payload(fields, payload)))
   if status == 'scheduled' then
     redis.call('ZADD', scheduled_key, due, job_id)
     redis.call('ZADD', scheduled_idx, now, job_id)
     if not earliest or due < earliest then earliest = due end
   else
     redis.call('XADD', streams[priority] or streams.normal, '*', unpack(entry_fields(job_id,
-      job_type, payload, timeout, max_retries, now)))
+      job_type, timeout, max_retries, now)))
     redis.call('ZADD', queued_idx, now, job_id)
     backlog = backlog + 1
   end

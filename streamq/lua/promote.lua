@@ -15,18 +15,18 @@ for i = 9, #KEYS do
   local score = redis.call('ZSCORE', scheduled_key, job_id)
   if score and tonumber(score) <= now then
     redis.call('ZREM', scheduled_key, job_id)
-    local rec = redis.call('HMGET', job_key, 'status', 'type', 'payload', 'priority',
-      'timeout', 'max_retries', 'attempt')
+    local rec = redis.call('HMGET', job_key, 'status', 'type', 'priority', 'timeout',
+      'max_retries', 'attempt')
     local status = rec[1]
     if status == 'scheduled' or status == 'retrying' then
-      local stream_key = streams[rec[4]] or streams.normal
-      redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, rec[2], rec[3], rec[5],
-        rec[6], now)))
+      local stream_key = streams[rec[3]] or streams.normal
+      redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, rec[2], rec[4], rec[5],
+        now)))
       redis.call('HSET', job_key, 'status', 'queued')
       redis.call('ZREM', scheduled_idx, job_id)
       redis.call('ZREM', retrying_idx, job_id)
       redis.call('ZADD', queued_idx, now, job_id)
-      emit(events_key, events_max, job_id, status, 'queued', tonumber(rec[7]) or 1, now, '')
+      emit(events_key, events_max, job_id, status, 'queued', tonumber(rec[6]) or 1, now, '')
       promoted = promoted + 1
     end
   end

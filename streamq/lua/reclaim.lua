@@ -36,7 +36,7 @@ for i = 8, #KEYS do
     owned = p[1] ~= nil and p[1][2] == consumer
   end
   if owned then
-    local rec = redis.call('HMGET', job_key, 'status', 'entry', 'type', 'payload', 'timeout',
+    local rec = redis.call('HMGET', job_key, 'status', 'entry', 'type', 'timeout',
       'max_retries', 'attempt', 'worker')
     local status, current = rec[1], rec[2]
     local stale = status == 'processing' and current ~= entry_id
@@ -47,7 +47,7 @@ for i = 8, #KEYS do
       dropped = dropped + 1
     else
       if check_owner then release(entry_id) end
-      local attempt, worker = tonumber(rec[7]) or 1, rec[8] or ''
+      local attempt, worker = tonumber(rec[6]) or 1, rec[7] or ''
       local lost = 0
       if status == 'processing' and count_lost then
         lost = redis.call('HINCRBY', job_key, 'lost', 1)
@@ -69,7 +69,7 @@ for i = 8, #KEYS do
         dead_jobs[#dead_jobs + 1] = rec[3] or ''
       else
         redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, rec[3], rec[4], rec[5],
-          rec[6], now)))
+          now)))
         redis.call('HSET', job_key, 'status', 'queued')
         index_move(processing_idx, queued_idx, job_id, now)
         emit(events_key, events_max, job_id, status, 'queued', attempt, now, worker)

@@ -19,11 +19,11 @@ for i = 6, #KEYS do
   if free <= 0 then break end
   local job_key, job_id = KEYS[i], ARGV[i - 2]
   if redis.call('ZREM', waiting_key, job_id) == 1 then
-    local rec = redis.call('HMGET', job_key, 'status', 'type', 'payload', 'priority',
-      'timeout', 'max_retries')
+    local rec = redis.call('HMGET', job_key, 'status', 'type', 'priority', 'timeout',
+      'max_retries')
     if rec[1] == 'queued' then
-      redis.call('XADD', streams[rec[4]] or streams.normal, '*', unpack(entry_fields(job_id,
-        rec[2], rec[3], rec[5], rec[6], now)))
+      redis.call('XADD', streams[rec[3]] or streams.normal, '*', unpack(entry_fields(job_id,
+        rec[2], rec[4], rec[5], now)))
       redis.call('ZADD', running_key, now + lease, job_id)
       free = free - 1
       given = given + 1

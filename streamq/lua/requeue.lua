@@ -15,13 +15,13 @@ local streams = {high = KEYS[2], normal = KEYS[3], low = KEYS[4]}
 local from_idx = {failed = KEYS[6], cancelled = KEYS[7]}
 local now = now_ms(ARGV[1])
 local events_max, job_id, wake = tonumber(ARGV[2]), ARGV[3], ARGV[4]
-local rec = redis.call('HMGET', job_key, 'status', 'type', 'payload', 'priority', 'timeout',
+local rec = redis.call('HMGET', job_key, 'status', 'type', 'priority', 'timeout',
   'max_retries', 'run', 'due')
 local status = rec[1]
 if not status then return {-1, ''} end
 if not from_idx[status] then return {0, status} end
-local due = tonumber(rec[8]) or 0
-local waits = status == 'cancelled' and (tonumber(rec[7]) or 0) == 0 and due > now
+local due = tonumber(rec[7]) or 0
+local waits = status == 'cancelled' and (tonumber(rec[6]) or 0) == 0 and due > now
 local to = waits and 'scheduled' or 'queued'
 redis.call('PERSIST', job_key)
 redis.call('HSET', job_key, 'status', to, 'attempt', 1, 'lost', 0)
@@ -33,8 +33,8 @@ if waits then
   if head[1] == job_id then redis.call('PUBLISH', wake, due) end
 else
   redis.call('HSET', job_key, 'due', now)
-  redis.call('XADD', streams[rec[4]] or streams.normal, '*', unpack(entry_fields(job_id, rec[2],
-    rec[3], rec[5], rec[6], now)))
+  redis.call('XADD', streams[rec[3]] or streams.normal, '*', unpack(entry_fields(job_id, rec[2],
+    rec[4], rec[5], now)))
   index_move(from_idx[status], queued_idx, job_id, now)
 end
 for i = 5, #ARGV do

@@ -13,8 +13,10 @@
   KEYS[5] paused hash   KEYS[6..] job hash of each entry
   ARGV[1] now_ms   ARGV[2] worker (consumer)   ARGV[3] events maxlen   ARGV[4] group
   ARGV[5] the stream's priority   then two per job hash: job id, entry id
-  Returns {run_1, attempt_1, run_2, attempt_2, ...}, where run is the new run number (> 0)
-  or a code: -1 no record | 0 not runnable (or handed back, paused) ]]
+  The payload of each attempt that starts is read from the record (entries do not repeat it).
+  Returns {run_1, attempt_1, payload_1, run_2, ...} (payload '' unless the attempt starts),
+  where run is the new run number (> 0) or a code: -1 no record | 0 not runnable (or handed
+  back, paused) ]]
 local stream_key, queued_idx, processing_idx, events_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms(ARGV[1])
 local worker, events_max, group = ARGV[2], tonumber(ARGV[3]), ARGV[4]
@@ -68,28 +70,29 @@ local owned = owned_entries()
 for i = 6, #KEYS do
   local job_key, a = KEYS[i], 2 * i - 6
   local job_id, entry_id = ARGV[a], ARGV[a + 1]
-  local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'entry', 'run', 'deliveries')
+  local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'entry', 'run', 'deliveries',
+    'payload', 'payload.n')
   local status, attempt = rec[1], tonumber(rec[2]) or 0
   local duplicate = status == 'processing' and rec[3] ~= entry_id
   if not owned[entry_id] then
-    table.insert(out, 0); table.insert(out, attempt)
+    table.insert(out, 0); table.insert(out, attempt); table.insert(out, '')
   elseif not status then
     release(entry_id)
-    table.insert(out, -1); table.insert(out, 0)
+    table.insert(out, -1); table.insert(out, 0); table.insert(out, '')
   elseif (status ~= 'queued' and status ~= 'processing') or duplicate then
     release(entry_id)
-    table.insert(out, 0); table.insert(out, attempt)
+    table.insert(out, 0); table.insert(out, attempt); table.insert(out, '')
   elseif paused then
     release(entry_id)
-    local job = redis.call('HMGET', job_key, 'type', 'payload', 'timeout', 'max_retries')
+    local job = redis.call('HMGET', job_key, 'type', 'timeout', 'max_retries')
     redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, job[1], job[2], job[3],
-      job[4], now)))
+      now)))
     if status == 'processing' then  -- its own entry delivered again: it runs no more
       redis.call('HSET', job_key, 'status', 'queued')
       index_move(processing_idx, queued_idx, job_id, now)
       emit(events_key, events_max, job_id, status, 'queued', attempt, now, worker)
     end
-    table.insert(out, 0); table.insert(out, attempt)
+    table.insert(out, 0); table.insert(out, attempt); table.insert(out, '')
   else
     local run = (tonumber(rec[4]) or 0) + 1
     redis.call('HSET', job_key, 'status', 'processing', 'worker', worker, 'started', now,
@@ -97,6 +100,7 @@ for i = 6, #KEYS do
     index_move(queued_idx, processing_idx, job_id, now)
     emit(events_key, events_max, job_id, status, 'processing', attempt, now, worker)
     table.insert(out, run); table.insert(out, attempt)
+    table.insert(out, get_payload(job_key, rec[6], rec[7]))
   end
 end
 return out

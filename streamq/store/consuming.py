@@ -73,7 +73,7 @@ class Consuming(StoreBase):
             entry_id=entry_id,
             job_id=fields[b"id"].decode(),
             type=fields[b"type"].decode(),
-            payload=fields[b"payload"],
+            payload=b"",  # the start script hands it over from the record
             timeout_s=float(fields[b"timeout"]),
             max_retries=int(fields[b"retries"]),
             attempt=0,
@@ -81,8 +81,9 @@ class Consuming(StoreBase):
         )
 
     async def start(self, consumer: str, deliveries: Sequence[Delivery]) -> list[Delivery]:
-        """Mark fetched entries as processing; returns the runnable ones with run and attempt.
-        Entries of a paused priority are handed back as fresh entries, not started."""
+        """Mark fetched entries as processing; returns the runnable ones with run, attempt
+        and payload (kept once, in the record). Entries of a paused priority are handed back
+        as fresh entries, not started."""
         if not deliveries:
             return []
         s = self.settings
@@ -109,12 +110,12 @@ class Consuming(StoreBase):
         runnable: list[Delivery] = []
         for batch, reply in zip(groups.values(), replies, strict=True):
             for i, d in enumerate(batch):
-                run, attempt = int(reply[2 * i]), int(reply[2 * i + 1])
-                if run > 0:
+                run, attempt, payload = reply[3 * i : 3 * i + 3]
+                if int(run) > 0:
                     runnable.append(
                         Delivery(
-                            d.queue, d.priority, d.entry_id, d.job_id, d.type, d.payload,
-                            d.timeout_s, d.max_retries, attempt, d.enqueued_ms, run,
+                            d.queue, d.priority, d.entry_id, d.job_id, d.type, payload,
+                            d.timeout_s, d.max_retries, int(attempt), d.enqueued_ms, int(run),
                         )
                     )
         return runnable

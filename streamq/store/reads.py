@@ -21,8 +21,16 @@ SUMMARY_FIELDS = (
     "type", "priority", "status", "attempt", "max_retries", "timeout",
     "deliveries", "lost", "run", "created", "due", "started", "finished", "error",
     "error_type", "traceback", "reason", "worker", "progress", "progress_message",
+    "payload.n",
 )
 """Every other field a Job is built from."""
+
+
+def _stored_as(field: str, pieces: bytes | None) -> list[str]:
+    """The record fields a large field is read from (the payload may be in pieces)."""
+    if field == "payload" and pieces is not None:
+        return [f"payload.{i}" for i in range(int(pieces))]
+    return [field]
 
 
 @translate_errors
@@ -66,9 +74,16 @@ class Reads(StoreBase):
         replies = await self._execute(pipe)
         per = 1 + len(LARGE_FIELDS)
         rows = [replies[i : i + per] for i in range(0, len(replies), per)]
+        pieces = SUMMARY_FIELDS.index("payload.n")
+        for row in rows:  # a payload kept in pieces: its size is at most 64 bytes a piece
+            if row[0][pieces] is not None:
+                row[1] = 64 * int(row[0][pieces])
         wanted = {
-            job_id: [f for f, n in zip(LARGE_FIELDS, row[1:], strict=True)
-                     if 0 < int(n) <= preview_limit]
+            job_id: [
+                name
+                for f, n in zip(LARGE_FIELDS, row[1:], strict=True) if 0 < int(n) <= preview_limit
+                for name in _stored_as(f, row[0][pieces])
+            ]
             for job_id, row in zip(job_ids, rows, strict=True)
         }
         fetched = await self._fields({j: fs for j, fs in wanted.items() if fs}, k)

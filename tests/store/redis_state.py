@@ -269,9 +269,9 @@ def running(**fields: object) -> Fields:
 
 
 def entry(job_id: str = "j1", enq: int = NOW - 1000, **fields: str) -> Fields:
-    """The fields of a job's stream entry (what a worker needs to run the attempt)."""
+    """The fields of a job's stream entry (what a worker needs besides the payload)."""
     base: Fields = {
-        "id": job_id, "type": TYPE, "payload": PAYLOAD, "timeout": "30.0",
+        "id": job_id, "type": TYPE, "timeout": "30.0",
         "retries": "3", "enq": str(enq),
     }
     base.update(fields)

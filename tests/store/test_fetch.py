@@ -12,16 +12,17 @@ from streamq.keys import GROUP, PRIORITIES
 from streamq.store import FetchResult, Store
 
 from .conftest import Table
-from .redis_state import PAYLOAD, TYPE, K, Q, State, Stream, entry, seed, text
+from .redis_state import TYPE, K, Q, State, Stream, entry, seed, text
 
 HIGH, NORMAL, LOW = (K.stream(p) for p in PRIORITIES)
 E1, E2, E3 = ("1-0", entry("a")), ("2-0", entry("b")), ("3-0", entry("c"))
 
 
 def got(priority: str, *entries: tuple[str, dict[str, str]]) -> list[Delivery]:
-    """The deliveries one stream gives, each carrying what its entry holds."""
+    """The deliveries one stream gives, each carrying what its entry holds (no payload: the
+    start script hands it over from the record)."""
     return [
-        Delivery(Q, priority, entry_id.encode(), fields["id"], TYPE, PAYLOAD.encode(), 30.0, 3,
+        Delivery(Q, priority, entry_id.encode(), fields["id"], TYPE, b"", 30.0, 3,
                  0, int(fields["enq"]))
         for entry_id, fields in entries
     ]
@@ -139,7 +140,7 @@ async def test_store_fetch_builds_deliveries(
     assert result.active_priorities == ["normal", "low"]
     (d,) = result.deliveries
     assert (d.queue, d.priority, d.entry_id, d.job_id, d.type, d.payload) == (
-        "q", "low", b"1-0", "a", "email.send", b'{"to":"a@b.c"}'
+        "q", "low", b"1-0", "a", "email.send", b""  # start hands over the payload
     )
     assert (d.timeout_s, d.max_retries, d.attempt, d.enqueued_ms, d.run) == (
         30.0, 3, 0, int(E1[1]["enq"]), 0
