@@ -56,11 +56,17 @@ local function with_payload(fields, payload)
   return fields
 end
 
--- `whole` and `n` are the record's 'payload' and 'payload.n', read by the caller's HMGET.
-local function get_payload(job_key, whole, n)
-  if whole or not n then return whole or '' end
+-- PAYLOAD_HEAD: what a caller's HMGET asks for, so that a payload of up to four pieces
+-- (256 bytes) costs no second command; `head` is that part of its reply.
+local PAYLOAD_HEAD = {'payload', 'payload.n', 'payload.0', 'payload.1', 'payload.2',
+  'payload.3'}
+
+local function get_payload(job_key, head)
+  if head[1] or not head[2] then return head[1] or '' end
+  local n = tonumber(head[2])
+  if n <= 4 then return table.concat(head, '', 3, n + 2) end
   local names = {}
-  for i = 0, tonumber(n) - 1 do names[#names + 1] = 'payload.' .. i end
+  for i = 0, n - 1 do names[#names + 1] = 'payload.' .. i end
   return table.concat(redis.call('HMGET', job_key, unpack(names)))
 end
 

@@ -71,7 +71,7 @@ for i = 6, #KEYS do
   local job_key, a = KEYS[i], 2 * i - 6
   local job_id, entry_id = ARGV[a], ARGV[a + 1]
   local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'entry', 'run', 'deliveries',
-    'payload', 'payload.n')
+    unpack(PAYLOAD_HEAD))
   local status, attempt = rec[1], tonumber(rec[2]) or 0
   local duplicate = status == 'processing' and rec[3] ~= entry_id
   if not owned[entry_id] then
@@ -100,7 +100,7 @@ for i = 6, #KEYS do
     index_move(queued_idx, processing_idx, job_id, now)
     emit(events_key, events_max, job_id, status, 'processing', attempt, now, worker)
     table.insert(out, run); table.insert(out, attempt)
-    table.insert(out, get_payload(job_key, rec[6], rec[7]))
+    table.insert(out, get_payload(job_key, {unpack(rec, 6)}))
   end
 end
 return out
