@@ -61,13 +61,21 @@ end
 local PAYLOAD_HEAD = {'payload', 'payload.n', 'payload.0', 'payload.1', 'payload.2',
   'payload.3'}
 
+-- A piece missing from a damaged record reads as empty: the worker then fails the attempt
+-- as an invalid payload, where raising here would fail its whole batch after its writes.
 local function get_payload(job_key, head)
   if head[1] or not head[2] then return head[1] or '' end
-  local n = tonumber(head[2])
-  if n <= 4 then return table.concat(head, '', 3, n + 2) end
-  local names = {}
-  for i = 0, n - 1 do names[#names + 1] = 'payload.' .. i end
-  return table.concat(redis.call('HMGET', job_key, unpack(names)))
+  local n = tonumber(head[2]) or 0
+  local pieces = {}
+  for i = 1, math.min(n, 4) do pieces[i] = head[i + 2] or '' end
+  if n > 4 then
+    local names = {}
+    for i = 4, n - 1 do names[#names + 1] = 'payload.' .. i end
+    for _, piece in ipairs(redis.call('HMGET', job_key, unpack(names))) do
+      pieces[#pieces + 1] = piece or ''
+    end
+  end
+  return table.concat(pieces)
 end
 
 local function archive(archive_key, maxlen, job_id, job_key)

@@ -282,8 +282,10 @@ def delivery(
     job_id: str = "j1", entry_id: str = "1-0", priority: str = "normal", run: int = 1,
     attempt: int = 1,
 ) -> Delivery:
-    """A fetched entry of queue `Q` as the worker holds it (started as `run` unless 0)."""
-    return Delivery(Q, priority, entry_id.encode(), job_id, TYPE, PAYLOAD.encode(), 30.0, 3,
+    """A fetched entry of queue `Q` as the worker holds it (started as `run` unless 0; only
+    a started one has its payload, which the start script hands over)."""
+    payload = PAYLOAD.encode() if run else b""
+    return Delivery(Q, priority, entry_id.encode(), job_id, TYPE, payload, 30.0, 3,
                     attempt, NOW - 1000, run)
 
 

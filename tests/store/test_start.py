@@ -12,6 +12,7 @@ from .redis_state import (
     ANY_ID,
     NORMAL,
     NOW,
+    PAYLOAD,
     K,
     State,
     Stream,
@@ -30,8 +31,10 @@ async def start(
     store: Store, jobs: list[tuple[str, str]], worker: str = "w1"
 ) -> list[tuple[str, int, int]]:
     """Start (job id, entry id) pairs fetched from the normal stream; (job id, run,
-    attempt) of each runnable one, in order (the others are acknowledged and skipped)."""
+    attempt) of each runnable one, in order (the others are acknowledged and skipped).
+    Each runnable one carries its record's payload."""
     runnable = await store.start(worker, [delivery(j, e, run=0) for j, e in jobs])
+    assert all(d.payload == PAYLOAD.encode() for d in runnable)
     return [(d.job_id, d.run, d.attempt) for d in runnable]
 
 
