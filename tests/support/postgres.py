@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -56,13 +57,14 @@ class PrivatePostgres:
         self.data = self.root / "data"
         self.port = free_port()
         self._as_postgres: list[str] = []
+        self._started = False
         if os.geteuid() == 0:
             shutil.chown(self.root, "postgres")
             self._as_postgres = ["runuser", "-u", "postgres", "--"]
 
     def _run(self, *args: str) -> None:
         subprocess.run([*self._as_postgres, *args], check=True, capture_output=True,
-                       timeout=60)
+                       timeout=90)
 
     def init(self) -> PrivatePostgres:
         self._run(str(BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
@@ -70,14 +72,45 @@ class PrivatePostgres:
         return self
 
     def start(self) -> PrivatePostgres:
+        """Start the server; a port taken between `free_port` and the bind is retried.
+
+        The kernel hands out the same range for listening ports and for the local end of
+        outgoing connections, so a port free a moment ago may be taken by the time the
+        postmaster binds it; the server's log says so, and another port is tried. A restart
+        keeps its port (clients know it) and waits for it instead.
+        """
+        for attempt in range(3):
+            try:
+                self._start_on(self.port)
+                self._started = True
+                return self
+            except subprocess.CalledProcessError as exc:
+                log = self._log_tail()
+                if attempt == 2 or ("could not bind" not in log and "in use" not in log):
+                    raise RuntimeError(
+                        f"private PostgreSQL did not start on port {self.port}: "
+                        f"{exc.stderr!r}\n{log}"
+                    ) from exc
+                if self._started:
+                    time.sleep(1.0)
+                else:
+                    self.port = free_port()
+        return self
+
+    def _start_on(self, port: int) -> None:
         # fsync off: only the OS could lose what PostgreSQL wrote, and the OS does not
         # crash here. synchronous_commit stays on: a commit is in the WAL before its reply,
         # so an immediate stop (a crash of PostgreSQL) loses nothing it acknowledged.
-        options = (f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
+        options = (f"-p {port} -k {self.root} -c listen_addresses=127.0.0.1 "
                    "-c fsync=off -c full_page_writes=off")
         self._run(str(BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
-                  "-o", options, "-w", "-t", "30", "start")
-        return self
+                  "-o", options, "-w", "-t", "60", "start")
+
+    def _log_tail(self) -> str:
+        try:
+            return "\n".join((self.root / "log").read_text(errors="replace").splitlines()[-20:])
+        except OSError:
+            return ""
 
     def stop(self, mode: str = "immediate") -> None:
         """Stop the server (`immediate`: like a crash, no checkpoint)."""
