@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import orjson
 import pydantic
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio.abc import ObjectSendStream
 
 from ..context import Context, job_logger
 from ..errors import Fail, ResultTooLarge, Retry
@@ -22,6 +22,7 @@ from ..registry import Registry
 from ..shards import queue_of
 from ..store import Store
 from ..task import summarize_errors
+from .channel import JobChannel
 from .state import NodeState
 
 if TYPE_CHECKING:
@@ -47,15 +48,15 @@ class Executor:
         self._histograms: dict[tuple[str, str], Any] = {}
 
     async def run(
-        self, jobs: ObjectReceiveStream[Delivery], outcomes: ObjectSendStream[Outcome]
+        self, jobs: JobChannel[Delivery], outcomes: ObjectSendStream[Outcome]
     ) -> None:
         # The per-job path avoids anyio checkpoints where no wait is needed (a channel
         # that already holds an item, an outcome buffer with room): at thousands of jobs
         # a second each checkpoint is a measurable share of the node's CPU.
-        async with jobs, outcomes:
+        async with outcomes:
             while True:
                 try:
-                    delivery = jobs.receive_nowait()  # type: ignore[attr-defined]
+                    delivery = jobs.receive_nowait()
                 except anyio.WouldBlock:
                     try:
                         delivery = await jobs.receive()

@@ -10,7 +10,6 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
-from anyio.abc import ObjectSendStream
 
 from ..errors import StreamqError
 from ..job import Delivery
@@ -18,6 +17,7 @@ from ..metrics import QUEUE_WAIT_SECONDS
 from ..policy import PriorityOrder
 from ..shards import queue_of
 from ..store import Store
+from .channel import JobChannel
 from .state import NodeState
 
 log = logging.getLogger("streamq.worker")
@@ -35,7 +35,7 @@ class Fetcher:
         state: NodeState,
         queue: str,
         order: PriorityOrder,
-        jobs: ObjectSendStream[Delivery],
+        jobs: JobChannel[Delivery],
         block_ms: int,
         burst: bool = False,
         traced: bool = False,
@@ -102,10 +102,7 @@ class Fetcher:
             self.state.slots.take()
             wait_s = max(0.0, now_ms - d.enqueued_ms) / 1000
             self._queue_wait(d.priority).observe(wait_s)
-            try:  # the channel holds `concurrency` items and slots bound what is in it
-                self.jobs.send_nowait(d)  # type: ignore[attr-defined]
-            except anyio.WouldBlock:
-                await self.jobs.send(d)
+            self.jobs.send_nowait(d)  # slots bound what the channel holds
         if runnable:
             # Let the woken executors start their handlers before this task prepares and
             # sends the next fetch: one yield per batch, not a round trip's worth of Python

@@ -21,6 +21,7 @@ from ..policy import PriorityOrder
 from ..registry import Registry
 from ..settings import Settings
 from ..store import Store
+from .channel import JobChannel
 from .completer import Completer
 from .cron import CronActor
 from .executor import Executor
@@ -215,7 +216,7 @@ class Node:
         """
         s = self.settings
         concurrency = self.state.slots.total
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[Delivery](concurrency)
+        jobs = JobChannel[Delivery]()
         out_send, out_recv = anyio.create_memory_object_stream[Outcome](
             max(2 * s.completion_batch_size, concurrency)
         )
@@ -228,11 +229,12 @@ class Node:
             with self._hard_stop:
                 async with anyio.create_task_group() as executors:
                     for _ in range(concurrency):
-                        executors.start_soon(executor.run, jobs_recv.clone(), out_send.clone())
-                    jobs_recv.close()
+                        executors.start_soon(executor.run, jobs, out_send.clone())
                     out_send.close()
-                    async with jobs_send:
-                        await self._fetch_until_stopped(jobs_send)  # (1)
+                    try:
+                        await self._fetch_until_stopped(jobs)  # (1)
+                    finally:  # also when cancelled: executors end once they took the rest
+                        jobs.close()
                     executors.start_soon(self._grace_timer, executors)  # (2)
         # (3) completer drains: every executor's outcome sender is closed by now.
         await self._hand_back_unfinished()  # (4)
@@ -241,23 +243,18 @@ class Node:
         assert self.completer is not None
         await self.completer.run(out_recv)
 
-    async def _fetch_until_stopped(self, jobs_send: Any) -> None:
+    async def _fetch_until_stopped(self, jobs: JobChannel[Delivery]) -> None:
         s = self.settings
-        senders = [jobs_send.clone() for _ in self.shards]
-        try:
-            with self._fetch_scope:
-                # One fetcher per shard: a blocking read names keys of one slot only, and a
-                # fetcher of its own keeps every shard served whatever the others hold.
-                async with anyio.create_task_group() as fetchers:
-                    for queue, sender in zip(self.shards, senders, strict=True):
-                        fetcher = Fetcher(
-                            self.store, self.state, queue, self.order, sender,
-                            s.fetch_block_ms, self.burst, self.app.tracing is not None,
-                        )
-                        fetchers.start_soon(supervise, f"fetcher:{queue}", fetcher.run)
-        finally:  # the node closes the streams (so restarts keep theirs), also when cancelled
-            for sender in senders:
-                sender.close()
+        with self._fetch_scope:
+            # One fetcher per shard: a blocking read names keys of one slot only, and a
+            # fetcher of its own keeps every shard served whatever the others hold.
+            async with anyio.create_task_group() as fetchers:
+                for queue in self.shards:
+                    fetcher = Fetcher(
+                        self.store, self.state, queue, self.order, jobs,
+                        s.fetch_block_ms, self.burst, self.app.tracing is not None,
+                    )
+                    fetchers.start_soon(supervise, f"fetcher:{queue}", fetcher.run)
 
     async def _grace_timer(self, executors: TaskGroup) -> None:
         """Cancel the executors once the grace period is over (they end sooner if idle)."""

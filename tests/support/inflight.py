@@ -15,6 +15,7 @@ from streamq.policy import PriorityOrder
 from streamq.registry import Registry
 from streamq.requests import JobRequest, build_spec
 from streamq.store import Store
+from streamq.worker.channel import JobChannel
 from streamq.worker.fetcher import Fetcher
 from streamq.worker.state import NodeState, Slots
 
@@ -42,17 +43,16 @@ async def take(store: Store, state: NodeState, queue: str = "default") -> list[D
     started ones come back (held, slots taken), parked ones do not."""
     free = state.slots.free
     assert free > 0, "the node has no free slot"
-    send, receive = anyio.create_memory_object_stream[Delivery](free)
-    fetcher = Fetcher(store, state, queue, PriorityOrder(), send, block_ms=1)
+    channel = JobChannel[Delivery]()
+    fetcher = Fetcher(store, state, queue, PriorityOrder(), channel, block_ms=1)
     await store.ensure_groups(queue)
-    async with send, receive:
-        await fetcher.fetch_once()
-        taken: list[Delivery] = []
-        while True:
-            try:
-                taken.append(receive.receive_nowait())
-            except anyio.WouldBlock:
-                return taken
+    await fetcher.fetch_once()
+    taken: list[Delivery] = []
+    while True:
+        try:
+            taken.append(channel.receive_nowait())
+        except anyio.WouldBlock:
+            return taken
 
 
 def outcome(d: Delivery, kind: OutcomeKind = OutcomeKind.SUCCEEDED, **fields: Any) -> Outcome:
