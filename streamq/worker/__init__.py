@@ -1,4 +1,4 @@
-"""The worker node: a supervised set of actors joined by bounded memory streams."""
+"""The worker node: a supervised set of actors joined by channels its slots bound."""
 
 from .node import Node
 
