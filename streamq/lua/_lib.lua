@@ -7,7 +7,10 @@
   with_payload(...)  a record's fields plus its payload, in pieces a compact hash holds
   get_payload(...)   read it back whole (the start script, for the worker)
   archive(...)       copy a job's record, as it has just become terminal, to the queue's
-                     archive stream for the history archiver (maxlen 0: history is off) ]]
+                     archive stream for the history archiver (maxlen 0: history is off)
+  collector(), collect(...), send_all(...)
+                     a batch's writes to one key (index members, entry ids to acknowledge)
+                     gathered per key and sent as one command each at the end ]]
 local function now_ms(arg)
   local n = tonumber(arg)
   if n and n > 0 then return n end
@@ -82,5 +85,41 @@ local function archive(archive_key, maxlen, job_id, job_key)
   if maxlen > 0 then
     redis.call('XADD', archive_key, 'MAXLEN', '~', maxlen, '*', 'id', job_id,
       unpack(redis.call('HGETALL', job_key)))
+  end
+end
+
+-- Batch scripts send the many-member commands (ZADD, ZREM, XACK, XDEL) once per key for the
+-- whole batch instead of once per job: each redis.call from Lua costs a few µs beyond the
+-- command's own work, and these were half the calls per job. The script stays atomic, so no
+-- client sees the difference. BULK (even, for ZADD's pairs) keeps each call's argument list
+-- far under Lua's unpack limit.
+local BULK = 1000
+
+local function collector()
+  return {order = {}, items = {}}
+end
+
+local function collect(c, key, a, b)
+  local items = c.items[key]
+  if not items then
+    items = {}
+    c.items[key] = items
+    c.order[#c.order + 1] = key
+  end
+  items[#items + 1] = a
+  if b ~= nil then items[#items + 1] = b end
+end
+
+-- `command key [extra] item...` for every key collected, in the order first collected:
+-- ZADD key score member..., ZREM key member..., XACK key group id..., XDEL key id...
+local function send_all(c, command, extra)
+  for _, key in ipairs(c.order) do
+    local items = c.items[key]
+    for first = 1, #items, BULK do
+      local args = {command, key}
+      if extra then args[3] = extra end
+      for i = first, math.min(first + BULK - 1, #items) do args[#args + 1] = items[i] end
+      redis.call(unpack(args))
+    end
   end
 end

@@ -1,6 +1,6 @@
 --[[ enqueue: write a batch of job records (one queue), each made ready (stream) or
   scheduled (zset). One call per batch: the call's own cost, the clock, the backlog count
-  and the types set are paid once, not per job. Each job is checked on its own: a refused
+  and the types set are paid once, not per job, and the index writes once per index. Each job is checked on its own: a refused
   job (key conflict, full queue) changes nothing and the others are written.
   KEYS[1..3] streams high, normal, low   KEYS[4] scheduled zset   KEYS[5] index:queued
   KEYS[6] index:scheduled   KEYS[7] events   KEYS[8] index:all   KEYS[9] types set
@@ -21,6 +21,7 @@ local max_backlog, wake = tonumber(ARGV[4]), ARGV[5]
 local per = 11
 local backlog = redis.call('ZCARD', queued_idx)
 local typed = {}
+local indexed = collector()  -- every ZADD of the batch, sent once per key at the end
 local earliest  -- the earliest due time this batch scheduled
 local out = {}
 
@@ -57,17 +58,17 @@ local function enqueue_one(job_key, type_idx, idem_key, a)
   end
   redis.call('HSET', job_key, unpack(with_payload(fields, payload)))
   if status == 'scheduled' then
-    redis.call('ZADD', scheduled_key, due, job_id)
-    redis.call('ZADD', scheduled_idx, now, job_id)
+    collect(indexed, scheduled_key, due, job_id)
+    collect(indexed, scheduled_idx, now, job_id)
     if not earliest or due < earliest then earliest = due end
   else
     redis.call('XADD', streams[priority] or streams.normal, '*', unpack(entry_fields(job_id,
       job_type, timeout, max_retries, now)))
-    redis.call('ZADD', queued_idx, now, job_id)
+    collect(indexed, queued_idx, now, job_id)
     backlog = backlog + 1
   end
-  redis.call('ZADD', all_idx, now, job_id)
-  redis.call('ZADD', type_idx, now, job_id)
+  collect(indexed, all_idx, now, job_id)
+  collect(indexed, type_idx, now, job_id)
   if not typed[job_type] then
     redis.call('SADD', types_key, job_type)
     typed[job_type] = true
@@ -85,6 +86,7 @@ for a = 6, #ARGV, per do
     out[#out + 1] = value
   end
 end
+send_all(indexed, 'ZADD')
 if earliest then
   -- The scheduler sleeps until its head is due: wake it when this batch moved the head.
   local head = redis.call('ZRANGE', scheduled_key, 0, 0, 'WITHSCORES')

@@ -17,7 +17,8 @@
   A lease-lost attempt whose entry is on no pending list any more (its stream or group was
   deleted) is given back through the scheduled zset: otherwise nothing would ever run it.
   The finished-status indices are trimmed by age by the janitor, not here: once per sweep
-  instead of once per job.
+  instead of once per job. Acknowledgements and index moves are gathered and sent once per
+  key at the end (see collector in _lib).
   Returns one code per outcome: 1 applied | 0 stale attempt (fenced off), or stopped without
           a cancel | -1 job missing | 2 acknowledged, job had been cancelled meanwhile
           | 3 stopped, its entry gone: the job was given back ]]
@@ -30,8 +31,16 @@ local events_max, dead_max, group, wake = tonumber(ARGV[4]), tonumber(ARGV[5]), 
 local archive_max = tonumber(ARGV[8])
 local out = {}
 local per = 11
+local acks, leaving, landing = collector(), collector(), collector()
+local released = {}  -- stream key .. ' ' .. entry id: acknowledged by this batch
+
+local function release(stream_key, entry_id)
+  collect(acks, stream_key, entry_id)
+  released[stream_key .. ' ' .. entry_id] = true
+end
 
 local function pending_anywhere(stream_key, entry_id)
+  if released[stream_key .. ' ' .. entry_id] then return false end
   local ok, p = pcall(redis.call, 'XPENDING', stream_key, group, entry_id, entry_id, 1)
   return ok and p[1] ~= nil
 end
@@ -49,25 +58,22 @@ for i = 0, count - 1 do
     'entry')
   local in_use = rec[2] == 'processing' and rec[6] == entry_id
   if not rec[2] then
-    redis.call('XACK', stream_key, group, entry_id)
-    redis.call('XDEL', stream_key, entry_id)
+    release(stream_key, entry_id)
     table.insert(out, -1)
   elseif rec[1] ~= run then
     if not in_use then
-      redis.call('XACK', stream_key, group, entry_id)
-      redis.call('XDEL', stream_key, entry_id)
+      release(stream_key, entry_id)
     end
     table.insert(out, 0)
   elseif rec[2] == 'cancelled' then
-    redis.call('XACK', stream_key, group, entry_id)
-    redis.call('XDEL', stream_key, entry_id)
+    release(stream_key, entry_id)
     table.insert(out, 2)
   elseif in_use and kind == 'cancelled' and not pending_anywhere(stream_key, entry_id) then
     -- Stopped because its lease was lost, and its entry is on no pending list (the stream
     -- or its group was deleted): no reclaimer can ever find it, so it is given back now,
     -- through the scheduled zset (due now), with its attempt unchanged.
     redis.call('HSET', job_key, 'status', 'scheduled', 'due', now)
-    redis.call('ZREM', processing_idx, job_id)
+    collect(leaving, processing_idx, job_id)
     redis.call('ZADD', scheduled_key, now, job_id)
     local head = redis.call('ZRANGE', scheduled_key, 0, 0)
     if head[1] == job_id then redis.call('PUBLISH', wake, now) end
@@ -76,14 +82,12 @@ for i = 0, count - 1 do
     table.insert(out, 3)
   elseif rec[2] ~= 'processing' or kind == 'cancelled' then
     if not in_use then
-      redis.call('XACK', stream_key, group, entry_id)
-      redis.call('XDEL', stream_key, entry_id)
+      release(stream_key, entry_id)
     end
     table.insert(out, 0)
   else
     local attempt, worker = tonumber(rec[3]), rec[4] or ''
-    redis.call('XACK', stream_key, group, entry_id)
-    redis.call('XDEL', stream_key, entry_id)
+    release(stream_key, entry_id)
     local to = kind
     if kind == 'succeeded' then
       redis.call('HSET', job_key, 'status', 'succeeded', 'result', result, 'finished', now)
@@ -108,9 +112,14 @@ for i = 0, count - 1 do
       end
     end
     if kind ~= 'retry' then archive(archive_key, archive_max, job_id, job_key) end
-    index_move(processing_idx, final_idx[kind], job_id, now)
+    collect(leaving, processing_idx, job_id)
+    collect(landing, final_idx[kind], now, job_id)
     emit(events_key, events_max, job_id, 'processing', to, attempt, now, worker)
     table.insert(out, 1)
   end
 end
+send_all(acks, 'XACK', group)
+send_all(acks, 'XDEL')
+send_all(leaving, 'ZREM')
+send_all(landing, 'ZADD')
 return out

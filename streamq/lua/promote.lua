@@ -3,6 +3,8 @@
   KEYS[1..3] streams high, normal, low   KEYS[4] scheduled   KEYS[5] index:scheduled
   KEYS[6] index:retrying   KEYS[7] index:queued   KEYS[8] events   KEYS[9..] job hashes
   ARGV[1] now_ms   ARGV[2] events maxlen   ARGV[3..] job id of each job hash
+  The zset and index writes are gathered and sent once per key at the end (see collector in
+  _lib); a job named twice in one call is promoted once (its record is `queued` by then).
   Returns {promoted, next due ms (or -1), now ms} ]]
 local streams = {high = KEYS[1], normal = KEYS[2], low = KEYS[3]}
 local scheduled_key, scheduled_idx, retrying_idx = KEYS[4], KEYS[5], KEYS[6]
@@ -10,11 +12,12 @@ local queued_idx, events_key = KEYS[7], KEYS[8]
 local now = now_ms(ARGV[1])
 local events_max = tonumber(ARGV[2])
 local promoted = 0
+local leaving, landing = collector(), collector()
 for i = 9, #KEYS do
   local job_key, job_id = KEYS[i], ARGV[i - 6]
   local score = redis.call('ZSCORE', scheduled_key, job_id)
   if score and tonumber(score) <= now then
-    redis.call('ZREM', scheduled_key, job_id)
+    collect(leaving, scheduled_key, job_id)
     local rec = redis.call('HMGET', job_key, 'status', 'type', 'priority', 'timeout',
       'max_retries', 'attempt')
     local status = rec[1]
@@ -23,14 +26,16 @@ for i = 9, #KEYS do
       redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, rec[2], rec[4], rec[5],
         now)))
       redis.call('HSET', job_key, 'status', 'queued')
-      redis.call('ZREM', scheduled_idx, job_id)
-      redis.call('ZREM', retrying_idx, job_id)
-      redis.call('ZADD', queued_idx, now, job_id)
+      collect(leaving, scheduled_idx, job_id)
+      collect(leaving, retrying_idx, job_id)
+      collect(landing, queued_idx, now, job_id)
       emit(events_key, events_max, job_id, status, 'queued', tonumber(rec[6]) or 1, now, '')
       promoted = promoted + 1
     end
   end
 end
+send_all(leaving, 'ZREM')
+send_all(landing, 'ZADD')
 local head = redis.call('ZRANGE', scheduled_key, 0, 0, 'WITHSCORES')
 local next_due = -1
 if head[2] then next_due = tonumber(head[2]) end

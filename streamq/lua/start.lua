@@ -14,6 +14,8 @@
   ARGV[1] now_ms   ARGV[2] worker (consumer)   ARGV[3] events maxlen   ARGV[4] group
   ARGV[5] the stream's priority   then two per job hash: job id, entry id
   The payload of each attempt that starts is read from the record (entries do not repeat it).
+  Acknowledgements and index moves are gathered and sent once per key at the end (see
+  collector in _lib).
   Returns {run_1, attempt_1, payload_1, run_2, ...} (payload '' unless the attempt starts),
   where run is the new run number (> 0) or a code: -1 no record | 0 not runnable (or handed
   back, paused) ]]
@@ -23,10 +25,10 @@ local worker, events_max, group = ARGV[2], tonumber(ARGV[3]), ARGV[4]
 local flags = redis.call('HMGET', KEYS[5], '*', ARGV[5])
 local paused = flags[1] or flags[2]
 local out = {}
+local acks, leaving, landing = collector(), collector(), collector()
 
 local function release(entry_id)
-  redis.call('XACK', stream_key, group, entry_id)
-  redis.call('XDEL', stream_key, entry_id)
+  collect(acks, stream_key, entry_id)
 end
 
 local function id_parts(entry_id)
@@ -89,7 +91,8 @@ for i = 6, #KEYS do
       now)))
     if status == 'processing' then  -- its own entry delivered again: it runs no more
       redis.call('HSET', job_key, 'status', 'queued')
-      index_move(processing_idx, queued_idx, job_id, now)
+      collect(leaving, processing_idx, job_id)
+      collect(landing, queued_idx, now, job_id)
       emit(events_key, events_max, job_id, status, 'queued', attempt, now, worker)
     end
     table.insert(out, 0); table.insert(out, attempt); table.insert(out, '')
@@ -97,10 +100,15 @@ for i = 6, #KEYS do
     local run = (tonumber(rec[4]) or 0) + 1
     redis.call('HSET', job_key, 'status', 'processing', 'worker', worker, 'started', now,
       'entry', entry_id, 'run', run, 'deliveries', (tonumber(rec[5]) or 0) + 1)
-    index_move(queued_idx, processing_idx, job_id, now)
+    collect(leaving, queued_idx, job_id)
+    collect(landing, processing_idx, now, job_id)
     emit(events_key, events_max, job_id, status, 'processing', attempt, now, worker)
     table.insert(out, run); table.insert(out, attempt)
     table.insert(out, get_payload(job_key, {unpack(rec, 6)}))
   end
 end
+send_all(acks, 'XACK', group)
+send_all(acks, 'XDEL')
+send_all(leaving, 'ZREM')
+send_all(landing, 'ZADD')
 return out

@@ -189,6 +189,7 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
         "workers_alive": sum(w.alive() for w in pool),
         "api_answers": dict(via_api.log.statuses()),
         "api_latency_max_s": round(max(via_api.log.latencies), 3),
+        "api_no_answer": [s.error for s in via_api.log.submissions if s.status == 0],
     }
     record(f"7-{case}", size, figures)
     report.assert_clean()

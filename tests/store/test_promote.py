@@ -132,3 +132,15 @@ async def test_concurrent_schedulers_promote_each_job_once(
     assert sorted(text(fields[b"id"]) for _, fields in entries) == sorted(
         f"j{i}" for i in range(20)
     )
+
+
+async def test_a_job_named_twice_in_one_call_is_promoted_once(table: Table) -> None:
+    """The script removes promoted ids from `scheduled` at its end, in one command: an id
+    named twice is still in `scheduled` the second time, and its record's status (queued
+    by then) must keep it from a second entry."""
+    await seed(table.redis, waiting(NOW - 1))
+    keys = [*K.streams, K.scheduled, K.index("scheduled"), K.index("retrying"),
+            K.index("queued"), K.events, K.job("j1"), K.job("j1")]
+    reply = await table.store.scripts.promote(keys=keys, args=[NOW, 1000, "j1", "j1"])
+    assert [int(x) for x in reply] == [1, -1, NOW]
+    assert await read_state(table.redis) == promoted(due=NOW - 1)
