@@ -57,11 +57,11 @@ class Meter:
         self.redis = redis
         self.steps: dict[str, dict[str, float]] = {}
 
-    async def _read(self) -> tuple[float, dict[str, int]]:
+    async def _read(self) -> tuple[float, dict[str, tuple[int, int]]]:
         cpu = await self.redis.info("cpu")
         stats = await self.redis.info("commandstats")
         calls = {
-            name.removeprefix("cmdstat_"): int(value["calls"])
+            name.removeprefix("cmdstat_"): (int(value["calls"]), int(value["usec"]))
             for name, value in stats.items()
             if name != "cmdstat_info"
         }
@@ -69,14 +69,23 @@ class Meter:
 
     @asynccontextmanager
     async def step(self, name: str, jobs: int) -> AsyncIterator[None]:
-        cpu0, calls0 = await self._read()
+        cpu0, stats0 = await self._read()
         yield
-        cpu1, calls1 = await self._read()
-        delta = {c: n - calls0.get(c, 0) for c, n in calls1.items()}
+        cpu1, stats1 = await self._read()
+        calls = {c: n - stats0.get(c, (0, 0))[0] for c, (n, _) in stats1.items()}
+        usec = {c: u - stats0.get(c, (0, 0))[1] for c, (_, u) in stats1.items()}
+        scripts = ("evalsha", "eval")
         self.steps[name] = {
             "cpu_us_per_job": 1e6 * (cpu1 - cpu0) / jobs,
-            "commands_per_job": sum(delta.values()) / jobs,
-            "script_calls_per_job": (delta.get("evalsha", 0) + delta.get("eval", 0)) / jobs,
+            "commands_per_job": sum(calls.values()) / jobs,
+            "script_calls_per_job": sum(calls.get(c, 0) for c in scripts) / jobs,
+            # commandstats times a script call whole, the commands it sends included, and
+            # each of those commands again on its own: the difference is the script's own
+            # work (Lua, and converting each command's arguments and reply).
+            "script_us_per_job": sum(usec.get(c, 0) for c in scripts) / jobs,
+            "in_commands_us_per_job": sum(
+                u for c, u in usec.items() if c not in scripts and not c.startswith("script")
+            ) / jobs,
         }
 
 
@@ -225,8 +234,11 @@ def summary(samples: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, A
     out: dict[str, dict[str, Any]] = {}
     for step in STEPS:
         out[step] = {}
-        for metric in ("cpu_us_per_job", "commands_per_job", "script_calls_per_job"):
-            s = summarize([sample[step][metric] for sample in samples])
+        for metric in ("cpu_us_per_job", "commands_per_job", "script_calls_per_job",
+                       "script_us_per_job", "in_commands_us_per_job"):
+            # a ref measured from before a metric existed has none of it
+            s = summarize([sample[step][metric] for sample in samples
+                           if metric in sample[step]])
             out[step][metric] = s.as_dict() if s else None
     held = summarize([sample["enqueue"]["bytes_per_job"] for sample in samples])
     out["enqueue"]["bytes_per_job"] = held.as_dict() if held else None
@@ -236,20 +248,25 @@ def summary(samples: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, A
 def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     names = list(results)
     head = ["step", *(f"{name}: Redis CPU us/job" for name in names),
-            *(f"{name}: commands/job" for name in names)]
+            *(f"{name}: commands/job" for name in names),
+            *(f"{name}: scripts / inside their commands, us/job" for name in names)]
     rows = [head, ["---"] * len(head)]
     for step in STEPS:
         cpu = [results[name][step]["cpu_us_per_job"] for name in names]
         cmds = [results[name][step]["commands_per_job"] for name in names]
+        split = [(results[name][step].get("script_us_per_job"),
+                  results[name][step].get("in_commands_us_per_job")) for name in names]
         rows.append([
             step,
             *(f"{c['median']:.1f} ({c['min']:.1f}-{c['max']:.1f})" for c in cpu),
             *(f"{c['median']:.2f}" for c in cmds),
+            *(f"{a['median']:.1f} / {b['median']:.1f}" if a and b else "—" for a, b in split),
         ])
     held = [results[name]["enqueue"].get("bytes_per_job") for name in names]
     rows.append([
         "Redis bytes per queued job",
         *(f"{b['median']:,.0f} ({b['min']:,.0f}-{b['max']:,.0f})" if b else "—" for b in held),
+        *("" for _ in names),
         *("" for _ in names),
     ])
     return "\n".join("| " + " | ".join(row) + " |" for row in rows)

@@ -29,6 +29,10 @@ def test_every_step_is_metered(tmp_path: Path) -> None:
     for step, figures in results.items():
         assert figures["commands_per_job"]["median"] > 0, step
         assert figures["cpu_us_per_job"]["median"] >= 0, step
+    for step in ("enqueue", "start", "finish succeeded"):  # each one script call per batch
+        script, inside = (results[step][m]["median"]
+                          for m in ("script_us_per_job", "in_commands_us_per_job"))
+        assert 0 < inside < script, (step, script, inside)
     assert all(step in done.stdout for step in STEPS)
     assert results["enqueue"]["bytes_per_job"]["median"] > 100, "a queued job holds its payload"
     assert "Redis bytes per queued job" in done.stdout
