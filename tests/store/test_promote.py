@@ -144,3 +144,20 @@ async def test_a_job_named_twice_in_one_call_is_promoted_once(table: Table) -> N
     reply = await table.store.scripts.promote(keys=keys, args=[NOW, 1000, "j1", "j1"])
     assert [int(x) for x in reply] == [1, -1, NOW]
     assert await read_state(table.redis) == promoted(due=NOW - 1)
+
+
+async def test_a_batch_past_one_command_of_members_is_sent_in_chunks(table: Table) -> None:
+    """600 promotions put 1,200 score-member items into `index:queued`: more than one
+    command's worth (1,000), so the script sends them in two ZADDs; none is lost."""
+    ids = [f"j{i:03d}" for i in range(600)]
+    await seed(table.redis, {
+        **{K.job(j): record("scheduled", due=NOW - 1) for j in ids},
+        K.scheduled: ZSet(dict.fromkeys(ids, NOW - 1)),
+        K.index("scheduled"): ZSet(dict.fromkeys(ids, NOW - 1000)),
+    })
+    assert await table.store.promote(Q, 600) == moved(600)
+    queued: list[Any] = await table.redis.zrange(K.index("queued"), 0, -1)
+    assert sorted(text(j) for j in queued) == ids
+    assert await table.redis.zcard(K.index("scheduled")) == 0
+    assert await table.redis.zcard(K.scheduled) == 0
+    assert await table.redis.xlen(K.stream("normal")) == 600
