@@ -1,7 +1,8 @@
 --[[ enqueue: write a batch of job records (one queue), each made ready (stream) or
   scheduled (zset). One call per batch: the call's own cost, the clock, the backlog count
-  and the types set are paid once, not per job, and the index writes once per index. Each job is checked on its own: a refused
-  job (key conflict, full queue) changes nothing and the others are written.
+  and the types set are paid once, not per job, and the index writes once per index. Each
+  job is checked on its own: a refused job (key conflict, full queue) changes nothing and
+  the others are written.
   KEYS[1..3] streams high, normal, low   KEYS[4] scheduled zset   KEYS[5] index:queued
   KEYS[6] index:scheduled   KEYS[7] events   KEYS[8] index:all   KEYS[9] types set
   then per job: its job hash, its index:type:<type>, and its idempotency key when it has one

@@ -32,15 +32,15 @@ local archive_max = tonumber(ARGV[8])
 local out = {}
 local per = 11
 local acks, leaving, landing = collector(), collector(), collector()
-local released = {}  -- stream key .. ' ' .. entry id: acknowledged by this batch
 
+-- An entry is released only when its record no longer runs from it (or is gone), and an
+-- applied outcome moves the record off `processing`: so no later outcome of the batch finds
+-- a released entry in use, and pending_anywhere never asks about one still unsent.
 local function release(stream_key, entry_id)
   collect(acks, stream_key, entry_id)
-  released[stream_key .. ' ' .. entry_id] = true
 end
 
 local function pending_anywhere(stream_key, entry_id)
-  if released[stream_key .. ' ' .. entry_id] then return false end
   local ok, p = pcall(redis.call, 'XPENDING', stream_key, group, entry_id, entry_id, 1)
   return ok and p[1] ~= nil
 end

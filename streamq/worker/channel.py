@@ -2,10 +2,11 @@
 
 It is an `asyncio.Queue` with anyio's end-of-stream semantics. anyio's memory object
 stream creates a new `Event` (and an asyncio one beneath it) every time a receiver waits,
-and in a drain every slot waits once per job: the hand-off cost about 12 µs a job there,
-against about 3.5 µs for the queue's single future (`benchmarks/profile.py drain`). The
-channel is unbounded: the node's slots bound what is in it (a fetcher takes a slot before
-it sends).
+and in a drain every slot waits once per job: `python -m benchmarks.profile drain` put
+about 12 % of the worker's samples there, and replacing it took worker CPU per job in a
+drain to 0.75x (`python -m benchmarks.run --only streamq`, before and after). The channel
+is unbounded: the node's slots bound what is in it (a fetcher takes a slot before it
+sends).
 """
 
 from __future__ import annotations
