@@ -1,10 +1,11 @@
 """`python -m benchmarks.lua_calls`: what a command costs Redis when a script sends it.
 
 Each row is one script that sends a command 1,000 times (or builds Lua values as streamq's
-scripts do, without a command), called 20 times per repeat on a private redis-server. It
-reports, per command sent: the Redis CPU (`INFO cpu`), the script call's time and the
-command's own time (`INFO commandstats` counts both the call and the commands it sends),
-so the difference is what Lua and the conversion of arguments and replies add.
+scripts do, without a command; or passes the same value as a Lua number and as a string,
+which is why the scripts send numbers as strings), called 20 times per repeat on a private
+redis-server. It reports, per command sent: the Redis CPU (`INFO cpu`), the script call's
+time and the command's own time (`INFO commandstats` counts both the call and the commands
+it sends), so the difference is what Lua and the conversion of arguments and replies add.
 
     python -m benchmarks.lua_calls               # 5 repeats, medians
 """
@@ -37,6 +38,10 @@ SCRIPTS: dict[str, str] = {
                       "'d', 'f4', 'e', 'f5', 'f')",
     "XADD, an event (6 fields, MAXLEN ~)": f"redis.call('XADD', KEYS[2], 'MAXLEN', '~', "
                                            f"10000, '*', {EVENT})",
+    "HSET, a millisecond timestamp passed as a Lua number": (
+        "redis.call('HSET', KEYS[1], 'f0', 1700000000000 + i)"),
+    "HSET, the same timestamp passed as a string": "redis.call('HSET', KEYS[1], 'f0', T)",
+    "HSET, a small integer passed as a Lua number": "redis.call('HSET', KEYS[1], 'f0', 1)",
     "no command: an event's argument table": f"local t = {{{EVENT}}}",
     "no command: a 100-byte payload cut into pieces and joined": (
         "local t = {} for j = 0, 1 do t[#t + 1] = string.sub(P, j * 64 + 1, (j + 1) * 64) "
@@ -47,7 +52,8 @@ SCRIPTS: dict[str, str] = {
 
 def measure(client: Any, body: str) -> dict[str, float]:
     sha = client.script_load(
-        f"local P = string.rep('x', 100) for i = 1, {LOOP} do {body} end"
+        f"local P, T = string.rep('x', 100), '1700000000000' "
+        f"for i = 1, {LOOP} do {body} end"
     )
     client.config_resetstat()
     cpu0 = _cpu(client)

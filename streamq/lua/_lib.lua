@@ -1,25 +1,54 @@
 --[[ _lib: helpers prepended to every script (scripts.py joins them; Lua has no include).
-  now_ms(arg)        the caller's clock when arg > 0, else Redis TIME (one clock for all nodes)
-  emit(...)          append a state change to the capped events stream (maxlen 0 disables)
+  now_ms(arg)        the caller's clock when arg > 0, else Redis TIME (one clock for all
+                     nodes), as a number and as the string the commands are sent
+  int_s(n)           an integer as a command argument (see below)
+  cap(arg)           a capped stream's MAXLEN argument, or false when the stream is off (0)
+  emit(...)          append a state change to the capped events stream (when capped)
   index_move(...)    move a job id between two status indices
   entry_fields(...)  a job's stream entry: what a worker needs besides the payload, which
                      the start script hands over from the record (stored once)
   with_payload(...)  a record's fields plus its payload, in pieces a compact hash holds
   get_payload(...)   read it back whole (the start script, for the worker)
   archive(...)       copy a job's record, as it has just become terminal, to the queue's
-                     archive stream for the history archiver (maxlen 0: history is off)
+                     archive stream for the history archiver (maxlen from cap(); false or
+                     0: history is off)
   collector(), collect(...), send_all(...)
                      a batch's writes to one key (index members, entry ids to acknowledge)
                      gathered per key and sent as one command each at the end ]]
+-- Numbers reach redis.call as strings made here, once. Lua formats a number argument with
+-- sprintf("%.14g") on every call: for a millisecond timestamp that costs more than a fast
+-- command itself (`python -m benchmarks.lua_calls`, number against string arguments).
 local function now_ms(arg)
   local n = tonumber(arg)
-  if n and n > 0 then return n end
+  if n and n > 0 then
+    if string.find(arg, '^%d+$') then return n, arg end
+    return n, tostring(n)
+  end
   local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+  local micros = string.rep('0', 6 - #t[2]) .. t[2]
+  local s = t[1] .. string.sub(micros, 1, 3)
+  return tonumber(s), s
 end
 
+-- string.format('%d') takes the integer path of sprintf; each value is made once per call.
+local int_strings = {}
+local function int_s(n)
+  local s = int_strings[n]
+  if not s then
+    s = string.format('%d', n)
+    int_strings[n] = s
+  end
+  return s
+end
+
+local function cap(arg)
+  if (tonumber(arg) or 0) > 0 then return arg end
+  return false
+end
+
+-- maxlen: from cap() (a number > 0 also works, at the cost above)
 local function emit(events_key, maxlen, job_id, from, to, attempt, now, worker)
-  if maxlen > 0 then
+  if maxlen and maxlen ~= 0 then
     redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*',
       'job', job_id, 'from', from, 'to', to, 'attempt', attempt, 'time', now, 'worker', worker)
   end
@@ -51,7 +80,7 @@ local function with_payload(fields, payload)
     return fields
   end
   fields[#fields + 1] = 'payload.n'
-  fields[#fields + 1] = n
+  fields[#fields + 1] = int_s(n)
   for i = 0, n - 1 do
     fields[#fields + 1] = 'payload.' .. i
     fields[#fields + 1] = string.sub(payload, i * PIECE + 1, (i + 1) * PIECE)
@@ -82,7 +111,7 @@ local function get_payload(job_key, head)
 end
 
 local function archive(archive_key, maxlen, job_id, job_key)
-  if maxlen > 0 then
+  if maxlen and maxlen ~= 0 then
     redis.call('XADD', archive_key, 'MAXLEN', '~', maxlen, '*', 'id', job_id,
       unpack(redis.call('HGETALL', job_key)))
   end

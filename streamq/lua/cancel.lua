@@ -11,7 +11,7 @@ local job_key, scheduled_key, events_key = KEYS[1], KEYS[2], KEYS[8]
 local from_idx = {scheduled = KEYS[3], queued = KEYS[4], processing = KEYS[5], retrying = KEYS[6]}
 local cancelled_idx = KEYS[7]
 local now = now_ms(ARGV[1])
-local ttl, events_max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local ttl, events_max = tonumber(ARGV[2]), cap(ARGV[3])
 local channel, job_id = ARGV[4], ARGV[5]
 local rec = redis.call('HMGET', job_key, 'status', 'attempt', 'worker')
 local status = rec[1]
@@ -22,7 +22,7 @@ redis.call('PEXPIRE', job_key, ttl)
 redis.call('ZREM', scheduled_key, job_id)
 index_move(from_idx[status], cancelled_idx, job_id, now)
 redis.call('ZREMRANGEBYSCORE', cancelled_idx, '-inf', now - ttl)
-archive(KEYS[9], tonumber(ARGV[6]), job_id, job_key)
+archive(KEYS[9], cap(ARGV[6]), job_id, job_key)
 if status == 'processing' then redis.call('PUBLISH', channel, job_id) end
 emit(events_key, events_max, job_id, status, 'cancelled', tonumber(rec[2]) or 1, now,
   rec[3] or '')

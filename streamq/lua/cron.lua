@@ -15,7 +15,7 @@ local now = now_ms(ARGV[1])
 local name, tick, fire = ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1'
 local job_id, job_type, payload, priority = ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local max_retries, timeout = ARGV[9], ARGV[10]
-local events_max, max_backlog = tonumber(ARGV[11]), tonumber(ARGV[12])
+local events_max, max_backlog = cap(ARGV[11]), tonumber(ARGV[12])
 
 local last = tonumber(redis.call('HGET', cron_key, name))
 if last and last >= tick then return {0, last} end

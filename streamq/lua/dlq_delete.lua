@@ -9,7 +9,7 @@
   Returns one code per entry: 1 job deleted | 0 stale entry removed | -1 no job record ]]
 local dead_key, failed_idx, all_idx, events_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local now = now_ms(ARGV[1])
-local events_max = tonumber(ARGV[2])
+local events_max = cap(ARGV[2])
 local out = {}
 for i = 0, (#KEYS - 4) / 2 - 1 do
   local job_key, type_idx = KEYS[5 + 2 * i], KEYS[6 + 2 * i]

@@ -16,8 +16,8 @@
 local streams = {high = KEYS[1], normal = KEYS[2], low = KEYS[3]}
 local scheduled_key, queued_idx, scheduled_idx = KEYS[4], KEYS[5], KEYS[6]
 local events_key, all_idx, types_key = KEYS[7], KEYS[8], KEYS[9]
-local now = now_ms(ARGV[1])
-local idem_ttl, events_max = tonumber(ARGV[2]), tonumber(ARGV[3])
+local now, now_s = now_ms(ARGV[1])
+local idem_ttl, events_max = ARGV[2], cap(ARGV[3])
 local max_backlog, wake = tonumber(ARGV[4]), ARGV[5]
 local per = 11
 local backlog = redis.call('ZCARD', queued_idx)
@@ -45,13 +45,18 @@ local function enqueue_one(job_key, type_idx, idem_key, a)
   if redis.call('EXISTS', job_key) == 1 then return {0, job_id, ''} end
   if backlog >= max_backlog then return {-2, backlog, ''} end
 
-  local due = now + delay_ms
-  if run_at > 0 then due = run_at end
+  local due, due_s = now, now_s
+  if run_at > 0 then
+    due, due_s = run_at, int_s(run_at)
+  elseif delay_ms ~= 0 then
+    due = now + delay_ms
+    due_s = int_s(due)
+  end
   local status = 'queued'
   if due > now then status = 'scheduled' end
-  local fields = {'type', job_type, 'priority', priority, 'status', status, 'attempt', 1,
-    'max_retries', max_retries, 'timeout', timeout, 'deliveries', 0, 'lost', 0, 'run', 0,
-    'created', now, 'due', due}
+  local fields = {'type', job_type, 'priority', priority, 'status', status, 'attempt', '1',
+    'max_retries', max_retries, 'timeout', timeout, 'deliveries', '0', 'lost', '0', 'run', '0',
+    'created', now_s, 'due', due_s}
   if trace ~= '' then fields[#fields + 1] = 'trace'; fields[#fields + 1] = trace end
   if idem_key then
     fields[#fields + 1] = 'idem'; fields[#fields + 1] = idem_key
@@ -59,22 +64,22 @@ local function enqueue_one(job_key, type_idx, idem_key, a)
   end
   redis.call('HSET', job_key, unpack(with_payload(fields, payload)))
   if status == 'scheduled' then
-    collect(indexed, scheduled_key, due, job_id)
-    collect(indexed, scheduled_idx, now, job_id)
+    collect(indexed, scheduled_key, due_s, job_id)
+    collect(indexed, scheduled_idx, now_s, job_id)
     if not earliest or due < earliest then earliest = due end
   else
     redis.call('XADD', streams[priority] or streams.normal, '*', unpack(entry_fields(job_id,
-      job_type, timeout, max_retries, now)))
-    collect(indexed, queued_idx, now, job_id)
+      job_type, timeout, max_retries, now_s)))
+    collect(indexed, queued_idx, now_s, job_id)
     backlog = backlog + 1
   end
-  collect(indexed, all_idx, now, job_id)
-  collect(indexed, type_idx, now, job_id)
+  collect(indexed, all_idx, now_s, job_id)
+  collect(indexed, type_idx, now_s, job_id)
   if not typed[job_type] then
     redis.call('SADD', types_key, job_type)
     typed[job_type] = true
   end
-  emit(events_key, events_max, job_id, '', status, 1, now, '')
+  emit(events_key, events_max, job_id, '', status, '1', now_s, '')
   return {1, job_id, status}
 end
 

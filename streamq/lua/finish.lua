@@ -25,10 +25,10 @@
 local scheduled_key, dead_key, events_key, archive_key = KEYS[4], KEYS[5], KEYS[11], KEYS[12]
 local processing_idx = KEYS[6]
 local final_idx = {succeeded = KEYS[7], failed = KEYS[8], retry = KEYS[9], cancelled = KEYS[10]}
-local now = now_ms(ARGV[1])
-local ok_ttl, failed_ttl = tonumber(ARGV[2]), tonumber(ARGV[3])
-local events_max, dead_max, group, wake = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7]
-local archive_max = tonumber(ARGV[8])
+local now, now_s = now_ms(ARGV[1])
+local ok_ttl, failed_ttl = ARGV[2], ARGV[3]
+local events_max, dead_max, group, wake = cap(ARGV[4]), ARGV[5], ARGV[6], ARGV[7]
+local archive_max = cap(ARGV[8])
 local out = {}
 local per = 11
 local acks, leaving, landing = collector(), collector(), collector()
@@ -72,13 +72,13 @@ for i = 0, count - 1 do
     -- Stopped because its lease was lost, and its entry is on no pending list (the stream
     -- or its group was deleted): no reclaimer can ever find it, so it is given back now,
     -- through the scheduled zset (due now), with its attempt unchanged.
-    redis.call('HSET', job_key, 'status', 'scheduled', 'due', now)
+    redis.call('HSET', job_key, 'status', 'scheduled', 'due', now_s)
     collect(leaving, processing_idx, job_id)
-    redis.call('ZADD', scheduled_key, now, job_id)
+    redis.call('ZADD', scheduled_key, now_s, job_id)
     local head = redis.call('ZRANGE', scheduled_key, 0, 0)
-    if head[1] == job_id then redis.call('PUBLISH', wake, now) end
-    emit(events_key, events_max, job_id, 'processing', 'scheduled', tonumber(rec[3]) or 1,
-      now, rec[4] or '')
+    if head[1] == job_id then redis.call('PUBLISH', wake, now_s) end
+    emit(events_key, events_max, job_id, 'processing', 'scheduled', rec[3] or '1', now_s,
+      rec[4] or '')
     table.insert(out, 3)
   elseif rec[2] ~= 'processing' or kind == 'cancelled' then
     if not in_use then
@@ -86,35 +86,35 @@ for i = 0, count - 1 do
     end
     table.insert(out, 0)
   else
-    local attempt, worker = tonumber(rec[3]), rec[4] or ''
+    local attempt, worker = rec[3] or '1', rec[4] or ''
     release(stream_key, entry_id)
     local to = kind
     if kind == 'succeeded' then
-      redis.call('HSET', job_key, 'status', 'succeeded', 'result', result, 'finished', now)
+      redis.call('HSET', job_key, 'status', 'succeeded', 'result', result, 'finished', now_s)
       redis.call('PEXPIRE', job_key, ok_ttl)
     elseif kind == 'retry' then
       to = 'retrying'
-      local due = now + delay
+      local due = int_s(now + delay)
       redis.call('HSET', job_key, 'status', 'retrying', 'error', err, 'error_type', err_type,
         'traceback', tb, 'reason', reason, 'due', due)
-      redis.call('HINCRBY', job_key, 'attempt', 1)
+      redis.call('HINCRBY', job_key, 'attempt', '1')
       redis.call('ZADD', scheduled_key, due, job_id)
       local head = redis.call('ZRANGE', scheduled_key, 0, 0)
       if head[1] == job_id then redis.call('PUBLISH', wake, due) end
     else
       redis.call('HSET', job_key, 'status', kind, 'error', err, 'error_type', err_type,
-        'traceback', tb, 'reason', reason, 'finished', now)
+        'traceback', tb, 'reason', reason, 'finished', now_s)
       redis.call('PEXPIRE', job_key, failed_ttl)
       if kind == 'failed' then
         redis.call('XADD', dead_key, 'MAXLEN', '~', dead_max, '*', 'job', job_id,
           'type', rec[5] or '', 'reason', reason, 'error_type', err_type, 'error', err,
-          'attempt', attempt, 'time', now)
+          'attempt', attempt, 'time', now_s)
       end
     end
     if kind ~= 'retry' then archive(archive_key, archive_max, job_id, job_key) end
     collect(leaving, processing_idx, job_id)
-    collect(landing, final_idx[kind], now, job_id)
-    emit(events_key, events_max, job_id, 'processing', to, attempt, now, worker)
+    collect(landing, final_idx[kind], now_s, job_id)
+    emit(events_key, events_max, job_id, 'processing', to, attempt, now_s, worker)
     table.insert(out, 1)
   end
 end

@@ -9,8 +9,8 @@
 local streams = {high = KEYS[1], normal = KEYS[2], low = KEYS[3]}
 local scheduled_key, scheduled_idx, retrying_idx = KEYS[4], KEYS[5], KEYS[6]
 local queued_idx, events_key = KEYS[7], KEYS[8]
-local now = now_ms(ARGV[1])
-local events_max = tonumber(ARGV[2])
+local now, now_s = now_ms(ARGV[1])
+local events_max = cap(ARGV[2])
 local promoted = 0
 local leaving, landing = collector(), collector()
 for i = 9, #KEYS do
@@ -24,12 +24,12 @@ for i = 9, #KEYS do
     if status == 'scheduled' or status == 'retrying' then
       local stream_key = streams[rec[3]] or streams.normal
       redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, rec[2], rec[4], rec[5],
-        now)))
+        now_s)))
       redis.call('HSET', job_key, 'status', 'queued')
       collect(leaving, scheduled_idx, job_id)
       collect(leaving, retrying_idx, job_id)
-      collect(landing, queued_idx, now, job_id)
-      emit(events_key, events_max, job_id, status, 'queued', tonumber(rec[6]) or 1, now, '')
+      collect(landing, queued_idx, now_s, job_id)
+      emit(events_key, events_max, job_id, status, 'queued', rec[6] or '1', now_s, '')
       promoted = promoted + 1
     end
   end

@@ -16,9 +16,9 @@ local stream_key, dead_key, processing_idx, queued_idx = KEYS[1], KEYS[2], KEYS[
 local failed_idx, events_key, archive_key = KEYS[5], KEYS[6], KEYS[7]
 local now = now_ms(ARGV[1])
 local group, consumer, max_deliveries = ARGV[2], ARGV[3], tonumber(ARGV[4])
-local events_max, dead_max, failed_ttl = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local events_max, dead_max, failed_ttl = cap(ARGV[5]), ARGV[6], ARGV[7]
 local check_owner, count_lost = ARGV[8] == '1', ARGV[9] == '1'
-local archive_max = tonumber(ARGV[10])
+local archive_max = cap(ARGV[10])
 local requeued, dead, dropped = 0, 0, 0
 local dead_jobs = {}
 

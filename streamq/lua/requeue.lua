@@ -14,7 +14,7 @@ local scheduled_key, scheduled_idx = KEYS[10], KEYS[11]
 local streams = {high = KEYS[2], normal = KEYS[3], low = KEYS[4]}
 local from_idx = {failed = KEYS[6], cancelled = KEYS[7]}
 local now = now_ms(ARGV[1])
-local events_max, job_id, wake = tonumber(ARGV[2]), ARGV[3], ARGV[4]
+local events_max, job_id, wake = cap(ARGV[2]), ARGV[3], ARGV[4]
 local rec = redis.call('HMGET', job_key, 'status', 'type', 'priority', 'timeout',
   'max_retries', 'run', 'due')
 local status = rec[1]

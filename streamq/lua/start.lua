@@ -20,8 +20,8 @@
   where run is the new run number (> 0) or a code: -1 no record | 0 not runnable (or handed
   back, paused) ]]
 local stream_key, queued_idx, processing_idx, events_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local now = now_ms(ARGV[1])
-local worker, events_max, group = ARGV[2], tonumber(ARGV[3]), ARGV[4]
+local now, now_s = now_ms(ARGV[1])
+local worker, events_max, group = ARGV[2], cap(ARGV[3]), ARGV[4]
 local flags = redis.call('HMGET', KEYS[5], '*', ARGV[5])
 local paused = flags[1] or flags[2]
 local out = {}
@@ -88,21 +88,21 @@ for i = 6, #KEYS do
     release(entry_id)
     local job = redis.call('HMGET', job_key, 'type', 'timeout', 'max_retries')
     redis.call('XADD', stream_key, '*', unpack(entry_fields(job_id, job[1], job[2], job[3],
-      now)))
+      now_s)))
     if status == 'processing' then  -- its own entry delivered again: it runs no more
       redis.call('HSET', job_key, 'status', 'queued')
       collect(leaving, processing_idx, job_id)
-      collect(landing, queued_idx, now, job_id)
-      emit(events_key, events_max, job_id, status, 'queued', attempt, now, worker)
+      collect(landing, queued_idx, now_s, job_id)
+      emit(events_key, events_max, job_id, status, 'queued', rec[2] or '0', now_s, worker)
     end
     table.insert(out, 0); table.insert(out, attempt); table.insert(out, '')
   else
     local run = (tonumber(rec[4]) or 0) + 1
-    redis.call('HSET', job_key, 'status', 'processing', 'worker', worker, 'started', now,
-      'entry', entry_id, 'run', run, 'deliveries', (tonumber(rec[5]) or 0) + 1)
+    redis.call('HSET', job_key, 'status', 'processing', 'worker', worker, 'started', now_s,
+      'entry', entry_id, 'run', int_s(run), 'deliveries', int_s((tonumber(rec[5]) or 0) + 1))
     collect(leaving, queued_idx, job_id)
-    collect(landing, processing_idx, now, job_id)
-    emit(events_key, events_max, job_id, status, 'processing', attempt, now, worker)
+    collect(landing, processing_idx, now_s, job_id)
+    emit(events_key, events_max, job_id, status, 'processing', rec[2] or '0', now_s, worker)
     table.insert(out, run); table.insert(out, attempt)
     table.insert(out, get_payload(job_key, {unpack(rec, 6)}))
   end
