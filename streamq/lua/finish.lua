@@ -24,6 +24,7 @@
           | 3 stopped, its entry gone: the job was given back ]]
 local scheduled_key, dead_key, events_key, archive_key = KEYS[4], KEYS[5], KEYS[11], KEYS[12]
 local processing_idx = KEYS[6]
+local stream_keys = {['1'] = KEYS[1], ['2'] = KEYS[2], ['3'] = KEYS[3]}  -- by the index sent
 local final_idx = {succeeded = KEYS[7], failed = KEYS[8], retry = KEYS[9], cancelled = KEYS[10]}
 local now, now_s = now_ms(ARGV[1])
 local ok_ttl, failed_ttl = ARGV[2], ARGV[3]
@@ -49,7 +50,7 @@ local count = (#ARGV - 8) / per
 for i = 0, count - 1 do
   local a = 8 + i * per
   local job_key = KEYS[13 + i]
-  local job_id, stream_key = ARGV[a + 1], KEYS[tonumber(ARGV[a + 2])]
+  local job_id, stream_key = ARGV[a + 1], stream_keys[ARGV[a + 2]]
   local entry_id, run, kind = ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]
   local result, err, err_type, tb, reason = ARGV[a + 6], ARGV[a + 7], ARGV[a + 8], ARGV[a + 9],
     ARGV[a + 10]
@@ -59,15 +60,15 @@ for i = 0, count - 1 do
   local in_use = rec[2] == 'processing' and rec[6] == entry_id
   if not rec[2] then
     release(stream_key, entry_id)
-    table.insert(out, -1)
+    out[#out + 1] = -1
   elseif rec[1] ~= run then
     if not in_use then
       release(stream_key, entry_id)
     end
-    table.insert(out, 0)
+    out[#out + 1] = 0
   elseif rec[2] == 'cancelled' then
     release(stream_key, entry_id)
-    table.insert(out, 2)
+    out[#out + 1] = 2
   elseif in_use and kind == 'cancelled' and not pending_anywhere(stream_key, entry_id) then
     -- Stopped because its lease was lost, and its entry is on no pending list (the stream
     -- or its group was deleted): no reclaimer can ever find it, so it is given back now,
@@ -79,12 +80,12 @@ for i = 0, count - 1 do
     if head[1] == job_id then redis.call('PUBLISH', wake, now_s) end
     emit(events_key, events_max, job_id, 'processing', 'scheduled', rec[3] or '1', now_s,
       rec[4] or '')
-    table.insert(out, 3)
+    out[#out + 1] = 3
   elseif rec[2] ~= 'processing' or kind == 'cancelled' then
     if not in_use then
       release(stream_key, entry_id)
     end
-    table.insert(out, 0)
+    out[#out + 1] = 0
   else
     local attempt, worker = rec[3] or '1', rec[4] or ''
     release(stream_key, entry_id)
@@ -115,7 +116,7 @@ for i = 0, count - 1 do
     collect(leaving, processing_idx, job_id)
     collect(landing, final_idx[kind], now_s, job_id)
     emit(events_key, events_max, job_id, 'processing', to, attempt, now_s, worker)
-    table.insert(out, 1)
+    out[#out + 1] = 1
   end
 end
 send_all(acks, 'XACK', group)

@@ -36,20 +36,21 @@ local function id_parts(entry_id)
   return tonumber(string.sub(entry_id, 1, sep - 1)), tonumber(string.sub(entry_id, sep + 1))
 end
 
-local function before(x, y)
-  local xm, xs = id_parts(x)
-  local ym, ys = id_parts(y)
-  return xm < ym or (xm == ym and xs < ys)
-end
-
 -- The batch's entries still pending under this worker: one XPENDING over the batch's id
 -- range (filtered to this consumer) instead of one per entry; when the range holds more of
--- this worker's entries than the reply carries, each entry is asked on its own.
+-- this worker's entries than the reply carries, each entry is asked on its own. Each id is
+-- parsed once (a comparison of two ids would parse both again).
 local function owned_entries()
-  local first, last, n = nil, nil, (#KEYS - 5)
+  local first, last, first_ms, first_seq, last_ms, last_seq = nil, nil, 0, 0, 0, 0
+  local n = #KEYS - 5
   for a = 7, #ARGV, 2 do
-    if not first or before(ARGV[a], first) then first = ARGV[a] end
-    if not last or before(last, ARGV[a]) then last = ARGV[a] end
+    local ms, seq = id_parts(ARGV[a])
+    if not first or ms < first_ms or (ms == first_ms and seq < first_seq) then
+      first, first_ms, first_seq = ARGV[a], ms, seq
+    end
+    if not last or ms > last_ms or (ms == last_ms and seq > last_seq) then
+      last, last_ms, last_seq = ARGV[a], ms, seq
+    end
   end
   local owned = {}
   if not first then return owned end
@@ -77,13 +78,13 @@ for i = 6, #KEYS do
   local status, attempt = rec[1], tonumber(rec[2]) or 0
   local duplicate = status == 'processing' and rec[3] ~= entry_id
   if not owned[entry_id] then
-    table.insert(out, 0); table.insert(out, attempt); table.insert(out, '')
+    out[#out + 1] = 0; out[#out + 1] = attempt; out[#out + 1] = ''
   elseif not status then
     release(entry_id)
-    table.insert(out, -1); table.insert(out, 0); table.insert(out, '')
+    out[#out + 1] = -1; out[#out + 1] = 0; out[#out + 1] = ''
   elseif (status ~= 'queued' and status ~= 'processing') or duplicate then
     release(entry_id)
-    table.insert(out, 0); table.insert(out, attempt); table.insert(out, '')
+    out[#out + 1] = 0; out[#out + 1] = attempt; out[#out + 1] = ''
   elseif paused then
     release(entry_id)
     local job = redis.call('HMGET', job_key, 'type', 'timeout', 'max_retries')
@@ -95,7 +96,7 @@ for i = 6, #KEYS do
       collect(landing, queued_idx, now_s, job_id)
       emit(events_key, events_max, job_id, status, 'queued', rec[2] or '0', now_s, worker)
     end
-    table.insert(out, 0); table.insert(out, attempt); table.insert(out, '')
+    out[#out + 1] = 0; out[#out + 1] = attempt; out[#out + 1] = ''
   else
     local run = (tonumber(rec[4]) or 0) + 1
     redis.call('HSET', job_key, 'status', 'processing', 'worker', worker, 'started', now_s,
@@ -103,8 +104,8 @@ for i = 6, #KEYS do
     collect(leaving, queued_idx, job_id)
     collect(landing, processing_idx, now_s, job_id)
     emit(events_key, events_max, job_id, status, 'processing', rec[2] or '0', now_s, worker)
-    table.insert(out, run); table.insert(out, attempt)
-    table.insert(out, get_payload(job_key, {unpack(rec, 6)}))
+    out[#out + 1] = run; out[#out + 1] = attempt
+    out[#out + 1] = get_payload(job_key, {unpack(rec, 6)})
   end
 end
 send_all(acks, 'XACK', group)

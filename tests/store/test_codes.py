@@ -36,6 +36,7 @@ _BODY_CODES = (
     re.compile(r"return\s*\{\s*(-?\d+)\s*,"),
     re.compile(r"return\s+(-?\d+)\s*(?:end|$)", re.MULTILINE),
     re.compile(r"table\.insert\(out,\s*(-?\d+)\)"),
+    re.compile(r"out\[#out \+ 1\]\s*=\s*(-?\d+)\s*(?:;|$)", re.MULTILINE),
 )
 
 
