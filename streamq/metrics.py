@@ -45,6 +45,26 @@ QUEUE_WAIT_SECONDS = Histogram(
 JOBS_IN_FLIGHT = Gauge(
     "streamq_jobs_in_flight", "Attempts running on this node.", ["queue"], registry=REGISTRY
 )
+
+
+class InFlight:
+    """Attempts running in this process, per queue: plain counts that the executors move
+    for every job, read by `streamq_jobs_in_flight` only when it is scraped. A Gauge's own
+    inc and dec take a lock each, about 0.9 µs a job; the executors all run on the event
+    loop's thread, and a scrape from another thread reads a count as it stands."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def track(self, queue: str) -> None:
+        """The queue's series, at zero, read from its count from now on."""
+        if queue not in self.counts:
+            self.counts[queue] = 0
+            JOBS_IN_FLIGHT.labels(queue).set_function(lambda: self.counts[queue])
+
+
+IN_FLIGHT = InFlight()
+
 STALE_OUTCOMES = Counter(
     "streamq_stale_outcomes_total", "Outcomes of superseded attempts, fenced off.", ["queue"],
     registry=REGISTRY,
@@ -69,7 +89,7 @@ def declare_worker_series(queues: Iterable[str], tasks: Iterable[tuple[str, str]
     `rate()` and `increase()` (the first dead letter would raise no alert), and a panel
     shows "no data" where it should show 0."""
     for queue in queues:
-        JOBS_IN_FLIGHT.labels(queue)
+        IN_FLIGHT.track(queue)
         STALE_OUTCOMES.labels(queue)
         LEASES_LOST.labels(queue)
         for result in ("requeued", "dead"):

@@ -4,6 +4,9 @@ raise no alert and panels would show no data instead of 0."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import anyio
 from prometheus_client import generate_latest
 
 from streamq import App, Settings
@@ -11,6 +14,7 @@ from streamq.api import create_app
 from streamq.metrics import REGISTRY
 from streamq.worker.node import Node
 from streamq.worker.supervise import supervise
+from tests.support.nodes import running_node
 
 
 def exported() -> str:
@@ -59,3 +63,31 @@ async def test_a_supervised_actor_has_a_restart_counter_at_zero() -> None:
 
     await supervise("zq-actor", done)
     assert 'streamq_actor_restarts_total{actor="zq-actor"} 0.0' in exported()
+
+
+async def test_the_in_flight_gauge_counts_running_attempts_and_returns_to_zero(
+    settings_for: Callable[..., Settings],
+) -> None:
+    app = App(settings_for(queue="zq-inflight"))
+    release = anyio.Event()
+
+    @app.task("zq.hold", queue="zq-inflight")
+    async def hold() -> None:
+        await release.wait()
+
+    def in_flight() -> float | None:
+        return REGISTRY.get_sample_value("streamq_jobs_in_flight", {"queue": "zq-inflight"})
+
+    try:
+        ids = [await app.enqueue("zq.hold") for _ in range(3)]
+        async with running_node(app, queues=["zq-inflight"], concurrency=5):
+            with anyio.fail_after(5):
+                while in_flight() != 3:
+                    await anyio.sleep(0.02)
+            assert "streamq_jobs_in_flight{queue=\"zq-inflight\"} 3.0" in exported()
+            release.set()
+            for job_id in ids:
+                assert (await app.wait_for(job_id, timeout_s=5)).status == "succeeded"
+            assert in_flight() == 0
+    finally:
+        await app.close()
