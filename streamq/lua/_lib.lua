@@ -15,14 +15,15 @@
   collector(), collect(...), send_all(...)
                      a batch's writes to one key (index members, entry ids to acknowledge)
                      gathered per key and sent as one command each at the end ]]
--- Numbers reach redis.call as strings made here, once. Lua formats a number argument with
--- sprintf("%.14g") on every call: for a millisecond timestamp that costs more than a fast
--- command itself (`python -m benchmarks.lua_calls`, number against string arguments).
+-- Numbers reach redis.call as strings made here, once. Redis turns every number argument
+-- of redis.call into text with snprintf("%.17g"): for a millisecond timestamp that costs
+-- more than a fast command itself (`python -m benchmarks.lua_calls`, number against string
+-- arguments).
 local function now_ms(arg)
   local n = tonumber(arg)
   if n and n > 0 then
     if string.find(arg, '^%d+$') then return n, arg end
-    return n, tostring(n)
+    return n, string.format('%.17g', n)  -- as Redis would have sent the number
   end
   local t = redis.call('TIME')
   local micros = string.rep('0', 6 - #t[2]) .. t[2]
