@@ -74,6 +74,12 @@ class Heartbeat:
             if scope is not None:
                 scope.cancel()  # another node runs it now; its outcome would be fenced off
         await self.store.register_node(self.queues, self.state.name, self.info())
+        if expired:  # the fetchers waited for this beat; said once, lost leases or not
+            log.warning(
+                "this node's lease had run out %.1f s before this heartbeat (node frozen or "
+                "cut off past its visibility timeout): renewed, taking work again",
+                began - self.state.lease_valid_until,
+            )
         self.state.renewed(began)
         return len(lost)
 

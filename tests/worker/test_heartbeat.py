@@ -4,12 +4,15 @@ reported and their handlers cancelled. Real Redis, real store."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import time
 from collections.abc import Callable, Sequence
 
 import anyio
 import orjson
+import pytest
 from redis.asyncio import Redis
 
 from streamq import JobRequest, Settings
@@ -130,3 +133,18 @@ async def test_an_entry_persisted_during_the_renewal_is_not_counted_lost(
     assert REGISTRY.get_sample_value("streamq_leases_lost_total",
                                      {"queue": "default"}) == lost_before
     assert list(state.held.values()) == [running]
+
+
+async def test_a_beat_after_the_lease_ran_out_says_so_once_and_lets_the_node_work(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = node_state("n1")
+    heartbeat = Heartbeat(store, state, ["default"], interval_s=1.0)
+    state.lease_valid_until = time.monotonic() - 5  # frozen 5 s past its lease, nothing held
+    assert not state.lease_ok()
+    with caplog.at_level(logging.WARNING, logger="streamq.worker"):
+        await heartbeat.beat_once()
+        assert state.lease_ok()
+        await heartbeat.beat_once()  # a lease still valid: nothing to say
+    said = [r.getMessage() for r in caplog.records if "lease had run out" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("this node's lease had run out 5."), said
