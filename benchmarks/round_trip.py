@@ -31,12 +31,13 @@ from streamq import App, JobRequest, Settings
 from streamq.scripts import script_source
 
 from .children import REPO
+from .redis_meter import RedisMeter
 from .redis_server import private_redis
 
 PAYLOAD = {"x": "y" * 90}  # about 100 bytes as JSON, as in the other benchmarks
 
-Call = Callable[[Any, int], object]
-"""Queues (pipeline) or sends (client) call number i."""
+Call = Callable[[Any], object]
+"""Queues (on a pipeline) or sends (on a client) one call."""
 
 
 def _noop(x: str) -> None:
@@ -56,36 +57,37 @@ def calls(client: Any, url: str) -> dict[str, Call]:
     return_sha = client.script_load("return 1")
     sample_keys, sample_args = enqueue_call()
 
-    def enqueue(c: Any, i: int) -> object:
+    def enqueue(c: Any) -> object:
         keys, args = enqueue_call()
         return c.evalsha(enqueue_sha, len(keys), *keys, *args)
 
     return {
-        "PING": lambda c, i: c.ping(),
-        "XADD of a 100-byte entry": lambda c, i: c.xadd("bare", {"p": "x" * 100}),
+        "PING": lambda c: c.ping(),
+        "XADD of a 100-byte entry": lambda c: c.xadd("bare", {"p": "x" * 100}),
         "EVALSHA of a script that only returns, an enqueue's keys and arguments": (
-            lambda c, i: c.evalsha(return_sha, len(sample_keys), *sample_keys, *sample_args)
+            lambda c: c.evalsha(return_sha, len(sample_keys), *sample_keys, *sample_args)
         ),
         "EVALSHA of streamq's enqueue script, one job": enqueue,
     }
 
 
-def measure(client: Any, call: Call, n: int, start: int, pipelined: bool) -> float:
+def measure(meter: RedisMeter, call: Call, n: int, pipelined: bool) -> float:
     """Redis CPU µs per call; arguments are built before the clock starts."""
+    client = meter.client
     if pipelined:
         pipe = client.pipeline(transaction=False)
-        for i in range(n):
-            call(pipe, start + i)
-        cpu0 = _cpu(client)
+        for _ in range(n):
+            call(pipe)
+        cpu0 = meter.cpu_s()
         pipe.execute()
     else:
         recorder = _Recorder()
-        for i in range(n):
-            call(recorder, start + i)
-        cpu0 = _cpu(client)
+        for _ in range(n):
+            call(recorder)
+        cpu0 = meter.cpu_s()
         for name, args in recorder.sent:
             getattr(client, name)(*args)
-    return 1e6 * (_cpu(client) - cpu0) / n
+    return 1e6 * (meter.cpu_s() - cpu0) / n
 
 
 class _Recorder:
@@ -101,11 +103,6 @@ class _Recorder:
         return record
 
 
-def _cpu(client: Any) -> float:
-    info = client.info("cpu")
-    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.round_trip",
                                      description=__doc__,
@@ -117,14 +114,13 @@ def main(argv: list[str] | None = None) -> None:
     samples: dict[str, dict[str, list[float]]] = {}
     with private_redis() as server:
         client = redis.Redis.from_url(server.url)
+        meter = RedisMeter(client)
         named = calls(client, server.url)
-        start = 1
         for _ in range(args.repeats):
             for name, call in named.items():
                 for mode in ("alone", "pipelined"):
-                    us = measure(client, call, args.n, start, mode == "pipelined")
+                    us = measure(meter, call, args.n, mode == "pipelined")
                     samples.setdefault(name, {}).setdefault(mode, []).append(us)
-                    start += args.n
         client.close()
     results = {
         name: {mode: {"median": statistics.median(v), "min": min(v), "max": max(v)}

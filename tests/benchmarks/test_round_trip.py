@@ -27,7 +27,7 @@ def test_the_enqueue_call_writes_a_queued_job() -> None:
         client = redis.Redis.from_url(server.url)
         try:
             enqueue = calls(client, server.url)["EVALSHA of streamq's enqueue script, one job"]
-            reply = enqueue(client, 0)
+            reply = enqueue(client)
             assert isinstance(reply, list) and reply[0] == 1 and reply[2] == b"queued"
             assert client.xlen("streamq:{default}:stream:normal") == 1
         finally:
