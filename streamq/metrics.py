@@ -49,9 +49,9 @@ JOBS_IN_FLIGHT = Gauge(
 
 class InFlight:
     """Attempts running in this process, per queue: plain counts that the executors move
-    for every job, read by `streamq_jobs_in_flight` only when it is scraped. A Gauge's own
-    inc and dec take a lock each, about 0.9 µs a job; the executors all run on the event
-    loop's thread, and a scrape from another thread reads a count as it stands."""
+    for every job, read by `streamq_jobs_in_flight` only when it is scraped, where a Gauge's
+    own inc and dec take a lock each. The executors all run on the event loop's thread, and
+    a scrape from another thread reads a count as it stands."""
 
     def __init__(self) -> None:
         self.counts: dict[str, int] = {}
