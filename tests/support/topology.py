@@ -18,6 +18,7 @@ import redis
 from redis.crc import key_slot
 
 from streamq.devredis import RedisServer, free_port
+from streamq.errors import ConfigurationError
 
 NODE_TIMEOUT_MS = 1_000
 SERVICE = "streamq"
@@ -51,20 +52,24 @@ class LocalCluster:
 
     def __init__(self, root: Path, primaries: int = 3, appendfsync: str = "everysec") -> None:
         self.root = root
-        self.servers: list[RedisServer] = []
-        for i in range(primaries * 2):
-            data_dir = root / f"node-{i}"
-            data_dir.mkdir(parents=True, exist_ok=True)
-            self.servers.append(RedisServer(
-                data_dir=data_dir, appendfsync=appendfsync,
-                extra_args=(
-                    "--cluster-enabled", "yes",
-                    "--cluster-config-file", str(data_dir / "nodes.conf"),
-                    "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
-                    "--cluster-port", str(free_port()),
-                    "--cluster-replica-validity-factor", "0",
-                ),
-            ))
+        self.appendfsync = appendfsync
+        self.servers = [self._node(i) for i in range(primaries * 2)]
+
+    def _node(self, i: int) -> RedisServer:
+        """Node i on fresh free ports (its own and its cluster bus port: port + 10000 can
+        lie past 65535)."""
+        data_dir = self.root / f"node-{i}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        return RedisServer(
+            data_dir=data_dir, appendfsync=self.appendfsync,
+            extra_args=(
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", str(data_dir / "nodes.conf"),
+                "--cluster-node-timeout", str(NODE_TIMEOUT_MS),
+                "--cluster-port", str(free_port()),
+                "--cluster-replica-validity-factor", "0",
+            ),
+        )
 
     @property
     def url(self) -> str:
@@ -81,8 +86,8 @@ class LocalCluster:
         return self
 
     def _start(self) -> None:
-        for server in self.servers:
-            server.start()
+        for i in range(len(self.servers)):
+            self._start_node(i)
         subprocess.run(
             ["redis-cli", "--cluster", "create",
              *(f"127.0.0.1:{s.port}" for s in self.servers),
@@ -90,6 +95,19 @@ class LocalCluster:
             check=True, capture_output=True, timeout=60,
         )
         _wait("cluster state ok on every node, replicas in sync", self._settled, 30)
+
+    def _start_node(self, i: int, attempts: int = 3) -> None:
+        """A free port can be taken by another process between its pick and the server's
+        bind (parallel tests, outgoing connections): such a node starts again on new ports."""
+        for attempt in range(attempts):
+            try:
+                self.servers[i].start()
+                return
+            except ConfigurationError as exc:
+                if "Address already in use" not in str(exc) or attempt == attempts - 1:
+                    raise
+                (self.root / f"node-{i}" / "nodes.conf").unlink(missing_ok=True)
+                self.servers[i] = self._node(i)
 
     def _settled(self) -> bool:
         for server in self.live():
