@@ -24,6 +24,7 @@ from ..shards import queue_of
 from ..store import Store
 from ..task import summarize_errors
 from .channel import JobChannel
+from .deadlines import Deadlines
 from .state import NodeState
 
 if TYPE_CHECKING:
@@ -45,6 +46,7 @@ class Executor:
         self.state = state
         self.tracing = tracing
         self.threads = anyio.CapacityLimiter(state.slots.total)
+        self.deadlines = Deadlines()
         self._labels: dict[str, str] = {}  # a job's queue (or shard) -> its metrics label
         self._histograms: dict[tuple[str, str], Any] = {}
 
@@ -115,11 +117,12 @@ class Executor:
         started = time.perf_counter()
         if self.state.cancel_requested.pop(d.job_id, None) is not None:
             return Outcome(d, OutcomeKind.CANCELLED, reason="cancelled")  # before it ran
-        # One scope serves both the time limit (its deadline) and cancellation requests
-        # (the listener or heartbeat calls cancel() on it).
+        # One scope serves both the time limit (cancelled by the shared deadline timers)
+        # and cancellation requests (the listener or heartbeat calls cancel() on it).
         clock = asyncio.get_running_loop().time  # anyio's clock, without its backend lookup
         deadline = clock() + d.timeout_s
-        with anyio.CancelScope(deadline=deadline) as scope:
+        with anyio.CancelScope() as scope:
+            tick = self.deadlines.add(scope, deadline)
             self.state.running[d.job_id] = scope
             try:
                 result = await task.invoke(kwargs, ctx, self.threads)
@@ -127,6 +130,7 @@ class Executor:
             except Exception as exc:
                 return self._failure(d, exc, task.options.backoff, task.options.fail_on)
             finally:
+                self.deadlines.discard(scope, tick)
                 self.state.running.pop(d.job_id, None)
                 self._duration(d).observe(time.perf_counter() - started)
         if clock() >= deadline:  # cancelled by its deadline: a time-out
