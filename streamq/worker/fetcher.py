@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import replace
 from typing import Any
 
@@ -27,7 +27,16 @@ class Fetcher:
     """One per queue. A round trip fetches a whole batch (strict or weighted priority
     order, in one script), a second marks it started (and hands back the entries of a
     priority paused meanwhile); when every stream is empty it blocks on XREADGROUP so that
-    a new job starts at once."""
+    a new job starts at once.
+
+    At low rates a blocking read returns a job or two, and fetching again with the script
+    would find the streams empty: a round trip per job, on Redis's CPU and the node's, for
+    nothing. So after a blocking read that returned less than a batch from each stream,
+    and all of whose entries started, the next read blocks at once, on the priorities the
+    script last found open. The script runs again at the latest `block_ms` after it last
+    ran (so a priority resumed meanwhile is read again within about that), after a full
+    batch (a backlog: strict or weighted order again), and after a read that started
+    fewer entries than it returned (paused, cancelled or parked meanwhile)."""
 
     def __init__(
         self,
@@ -49,6 +58,12 @@ class Fetcher:
         self.burst = burst
         self.traced = traced
         self._wait_children: dict[str, Any] = {}
+        self._open: list[str] = []
+        """The priorities the fetch script last found not paused."""
+        self._block_until = 0.0
+        """Monotonic time until which a read that found little blocks at once."""
+        self._burst_checked = False
+        """A burst node found nothing held, scheduled or parked after its last fetch."""
 
     async def run(self) -> None:
         await self.store.ensure_groups(self.queue)
@@ -61,25 +76,43 @@ class Fetcher:
         free = await self.state.slots.wait_free()
         while not self.state.lease_ok():  # noqa: ASYNC110 - the heartbeat sets a deadline
             await anyio.sleep(0.05)  # frozen past our lease: wait for the heartbeat
-        name = self.state.name
-        fetched = await self.store.fetch(self.queue, self.order.next(), name, free)
-        deliveries = fetched.deliveries
-        if not deliveries:
-            if self.burst:
-                return await self._burst_has_more()
-            if not fetched.active_priorities:
-                await anyio.sleep(0.25)  # queue paused
-                return True
-            per_stream = max(1, free // len(fetched.active_priorities))
-            # A pause that comes during the blocking read is checked by the start script.
-            deliveries = await self.store.fetch_blocking(
-                self.queue, fetched.active_priorities, name, per_stream, self.block_ms
-            )
+        if time.monotonic() < self._block_until:
+            deliveries = await self._read_blocking(free)
+        else:
+            fetched = await self.store.fetch(self.queue, self.order.next(), self.state.name,
+                                             free)
+            deliveries = fetched.deliveries
+            if not deliveries:
+                if self.burst:
+                    return await self._burst_has_more()
+                if not fetched.active_priorities:
+                    await anyio.sleep(0.25)  # queue paused
+                    return True
+                self._open = fetched.active_priorities
+                self._block_until = time.monotonic() + self.block_ms / 1000
+                deliveries = await self._read_blocking(free)
         if deliveries:
-            await self.dispatch(deliveries)
+            self._burst_checked = False
+            started = await self.dispatch(deliveries)
+            if started < len(deliveries):
+                self._block_until = 0.0  # some were handed back or skipped: ask the script
         return True
 
-    async def dispatch(self, deliveries: list[Delivery]) -> None:
+    async def _read_blocking(self, free: int) -> list[Delivery]:
+        """Wait for entries on the open priorities (a pause that comes during the read is
+        checked by the start script); a full batch from any stream, or none at all, sends
+        the next fetch through the script."""
+        per_stream = max(1, free // len(self._open))
+        deliveries = await self.store.fetch_blocking(
+            self.queue, self._open, self.state.name, per_stream, self.block_ms
+        )
+        if not deliveries or max(Counter(d.priority for d in deliveries).values()) >= per_stream:
+            self._block_until = 0.0
+        return deliveries
+
+    async def dispatch(self, deliveries: list[Delivery]) -> int:
+        """Start a fetched batch and hand its runnable jobs to the executors; returns how
+        many started."""
         for d in deliveries:
             self.state.hold(d)  # held before start: a crash in between leaves it pending
         try:
@@ -108,6 +141,7 @@ class Fetcher:
             # sends the next fetch: one yield per batch, not a round trip's worth of Python
             # between a job's start and its handler.
             await anyio.lowlevel.checkpoint()
+        return len(runnable)
 
     async def _with_trace_contexts(self, deliveries: list[Delivery]) -> list[Delivery]:
         """Each started job with its producer's trace context, for its span's link. A
@@ -167,14 +201,20 @@ class Fetcher:
             await self.store.release(self.queue, job_type, limits[job_type], job_ids)
 
     async def _burst_has_more(self) -> bool:
-        """A burst node stops once nothing is queued, running or waiting to be retried."""
+        """A burst node stops once nothing is queued, running or waiting to be retried.
+        Called after a fetch found nothing; a job promoted between that fetch and the
+        count of scheduled jobs is in a stream by then, so the node stops only after a
+        second empty fetch that came after an empty count."""
         if self.state.held:
             await anyio.sleep(0.05)
-            return True
-        if await self.store.scheduled_count(self.queue):
+        elif await self.store.scheduled_count(self.queue):
             await anyio.sleep(0.05)
-            return True
-        if self.state.limits and await self.store.parked_count(self.queue, self.state.limits):
+        elif self.state.limits and await self.store.parked_count(self.queue, self.state.limits):
             await anyio.sleep(0.05)  # jobs waiting for a slot of their type's limit
+        elif self._burst_checked:
+            return False
+        else:
+            self._burst_checked = True  # fetch once more before stopping
             return True
-        return False
+        self._burst_checked = False
+        return True
