@@ -72,22 +72,39 @@ class Completer:
                 log.warning("writing the console counters failed (%s)", exc)
 
     async def _collect(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> list[Outcome]:
+        """A batch: the first outcome, those already waiting, and those that come within
+        the flush time while attempts are still running. Outcomes come only from running
+        attempts, so with none running the batch is written at once: at low rates waiting
+        would cost every job a timer and a wake-up of the node, and its write 2 ms."""
         try:
             batch = [await self._first(outcomes)]
         except anyio.EndOfStream:
             return []
+        slots = self.state.slots
+        if not self._take_waiting(outcomes, batch) or not slots.busy:
+            return batch
         with anyio.move_on_after(self.flush_s):
-            while len(batch) < self.batch_size:
+            while len(batch) < self.batch_size and slots.busy:
                 try:
-                    batch.append(outcomes.receive_nowait())
-                except anyio.WouldBlock:
-                    try:
-                        batch.append(await outcomes.receive())
-                    except anyio.EndOfStream:
-                        break
+                    batch.append(await outcomes.receive())
                 except anyio.EndOfStream:
                     break
+                if not self._take_waiting(outcomes, batch):
+                    break
         return batch
+
+    def _take_waiting(self, outcomes: MemoryObjectReceiveStream[Outcome],
+                      batch: list[Outcome]) -> bool:
+        """Add the outcomes already waiting, up to a full batch; False when the batch is
+        full or the stream has ended."""
+        while len(batch) < self.batch_size:
+            try:
+                batch.append(outcomes.receive_nowait())
+            except anyio.WouldBlock:
+                return True
+            except anyio.EndOfStream:
+                return False
+        return False
 
     async def persist(self, batch: list[Outcome]) -> None:
         entries = [(o.delivery.queue, o.delivery.priority, o.delivery.entry_id) for o in batch]

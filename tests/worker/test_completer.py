@@ -101,6 +101,33 @@ async def test_a_partial_batch_waits_for_the_flush_time_and_no_longer(
     assert noting.writes == [2, 1]
 
 
+async def test_once_no_attempt_runs_the_batch_is_written_without_waiting(
+    noting: NotingStore,
+) -> None:
+    ids = await enqueue(noting, *(JobRequest("work") for _ in range(2)))
+    state = node_state()
+    first, second = await take(noting, state)  # two slots taken: both attempts running
+    completer = Completer(noting, state, batch_size=100, flush_ms=FOREVER_MS)
+    send, receive = anyio.create_memory_object_stream[Outcome](10)
+    async with send, receive, anyio.create_task_group() as tg:
+        tg.start_soon(completer.run, receive)
+        state.slots.release()  # as an executor does before it sends the outcome
+        send.send_nowait(outcome(first))
+        await anyio.sleep(0.2)
+        assert await statuses(noting, ids) == ["processing"] * 2, "another attempt runs"
+        state.slots.release()
+        send.send_nowait(outcome(second))
+        await wait_statuses(noting, ids, "succeeded", timeout_s=5)  # not the flush time
+        assert noting.writes == [2]
+        [third] = await enqueue(noting, JobRequest("work"))
+        [alone] = await take(noting, state)
+        state.slots.release()
+        send.send_nowait(outcome(alone))
+        await wait_statuses(noting, [third], "succeeded", timeout_s=5)
+        tg.cancel_scope.cancel()
+    assert noting.writes == [2, 1]
+
+
 async def test_the_end_of_the_stream_writes_what_is_left_at_once(noting: NotingStore) -> None:
     ids = await enqueue(noting, *(JobRequest("work") for _ in range(2)))
     state = node_state()
