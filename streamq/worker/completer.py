@@ -8,6 +8,7 @@ import time
 from collections import Counter, defaultdict
 
 import anyio
+import anyio.lowlevel
 from anyio.streams.memory import MemoryObjectReceiveStream
 
 from ..errors import BackendUnavailable
@@ -73,25 +74,38 @@ class Completer:
 
     async def _collect(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> list[Outcome]:
         """A batch: the first outcome, those already waiting, and those that come within
-        the flush time while attempts are still running. Outcomes come only from running
-        attempts, so with none running the batch is written at once: at low rates waiting
-        would cost every job a timer and a wake-up of the node, and its write 2 ms."""
+        the flush time. When no attempt is running and a fetcher waits in a blocking read
+        (low rates: no new work at hand), no outcome can come soon, so the batch is written
+        at once: waiting would cost every job a timer and a wake-up of the node. Under a
+        backlog the wait stays: the fetcher's next read and start then reach Redis before
+        this write, and the slots refill sooner (writing at once drained about 15 % slower)."""
         try:
             batch = [await self._first(outcomes)]
         except anyio.EndOfStream:
             return []
-        slots = self.state.slots
-        if not self._take_waiting(outcomes, batch) or not slots.busy:
+        if not self._take_waiting(outcomes, batch):
+            return batch
+        if await self._nothing_coming():
+            self._take_waiting(outcomes, batch)
             return batch
         with anyio.move_on_after(self.flush_s):
-            while len(batch) < self.batch_size and slots.busy:
+            while len(batch) < self.batch_size:
                 try:
                     batch.append(await outcomes.receive())
                 except anyio.EndOfStream:
                     break
-                if not self._take_waiting(outcomes, batch):
+                if not self._take_waiting(outcomes, batch) or await self._nothing_coming():
                     break
         return batch
+
+    async def _nothing_coming(self) -> bool:
+        """No attempt is running and a fetcher waits for new entries."""
+        state = self.state
+        if state.slots.busy:
+            return False
+        if not state.blocked_reads:
+            await anyio.lowlevel.checkpoint()  # a fetcher about to block gets there first
+        return not state.slots.busy and state.blocked_reads > 0
 
     def _take_waiting(self, outcomes: MemoryObjectReceiveStream[Outcome],
                       batch: list[Outcome]) -> bool:

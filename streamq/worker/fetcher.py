@@ -103,9 +103,13 @@ class Fetcher:
         checked by the start script); a full batch from any stream, or none at all, sends
         the next fetch through the script."""
         per_stream = max(1, free // len(self._open))
-        deliveries = await self.store.fetch_blocking(
-            self.queue, self._open, self.state.name, per_stream, self.block_ms
-        )
+        self.state.blocked_reads += 1
+        try:
+            deliveries = await self.store.fetch_blocking(
+                self.queue, self._open, self.state.name, per_stream, self.block_ms
+            )
+        finally:
+            self.state.blocked_reads -= 1
         if not deliveries or max(Counter(d.priority for d in deliveries).values()) >= per_stream:
             self._block_until = 0.0
         return deliveries

@@ -101,12 +101,13 @@ async def test_a_partial_batch_waits_for_the_flush_time_and_no_longer(
     assert noting.writes == [2, 1]
 
 
-async def test_once_no_attempt_runs_the_batch_is_written_without_waiting(
+async def test_with_nothing_running_and_a_fetcher_waiting_the_batch_is_written_at_once(
     noting: NotingStore,
 ) -> None:
     ids = await enqueue(noting, *(JobRequest("work") for _ in range(2)))
     state = node_state()
     first, second = await take(noting, state)  # two slots taken: both attempts running
+    state.blocked_reads = 1  # as while a fetcher waits in a blocking read
     completer = Completer(noting, state, batch_size=100, flush_ms=FOREVER_MS)
     send, receive = anyio.create_memory_object_stream[Outcome](10)
     async with send, receive, anyio.create_task_group() as tg:
@@ -118,14 +119,27 @@ async def test_once_no_attempt_runs_the_batch_is_written_without_waiting(
         state.slots.release()
         send.send_nowait(outcome(second))
         await wait_statuses(noting, ids, "succeeded", timeout_s=5)  # not the flush time
-        assert noting.writes == [2]
-        [third] = await enqueue(noting, JobRequest("work"))
-        [alone] = await take(noting, state)
-        state.slots.release()
-        send.send_nowait(outcome(alone))
-        await wait_statuses(noting, [third], "succeeded", timeout_s=5)
         tg.cancel_scope.cancel()
-    assert noting.writes == [2, 1]
+    assert noting.writes == [2]
+
+
+async def test_with_nothing_running_but_a_fetch_under_way_the_flush_time_is_kept(
+    noting: NotingStore,
+) -> None:
+    [job_id] = await enqueue(noting, JobRequest("work"))
+    state = node_state()
+    [d] = await take(noting, state)
+    completer = Completer(noting, state, batch_size=100, flush_ms=300)
+    send, receive = anyio.create_memory_object_stream[Outcome](10)
+    async with send, receive, anyio.create_task_group() as tg:
+        tg.start_soon(completer.run, receive)
+        state.slots.release()  # nothing runs, and no fetcher waits: a backlog is read
+        sent = time.monotonic()
+        send.send_nowait(outcome(d))
+        written = await wait_statuses(noting, [job_id], "succeeded", timeout_s=5)
+        tg.cancel_scope.cancel()
+    assert written - sent >= 0.3 - 0.01, "the next batch's outcomes may still join"
+    assert noting.writes == [1]
 
 
 async def test_the_end_of_the_stream_writes_what_is_left_at_once(noting: NotingStore) -> None:
