@@ -7,8 +7,8 @@ the repeats with min-max; the pairs are interleaved within each repeat so that d
 the machine affects both alike. The steps:
 
 - a handler's time limit: a cancel scope with its own deadline (a timer set and cancelled
-  per job) against a plain cancel scope registered with `Deadlines` (one timer per 10 ms
-  tick, shared by the attempts that end in it);
+  per job) against a plain cancel scope registered with `Deadlines` (one timer per tick,
+  shared by the attempts that end in it);
 - a histogram observation: prometheus_client's `Histogram` (a lock for the sum, another for
   the bucket) against `LoopHistogram` (plain counts).
 
@@ -61,7 +61,7 @@ async def scope_with_shared_ticks(n: int) -> None:
     deadlines = Deadlines()
     for _ in range(n):
         with anyio.CancelScope() as scope:
-            tick = deadlines.add(scope, clock() + TIME_LIMIT_S)
+            tick = deadlines.add(scope, clock() + TIME_LIMIT_S, TIME_LIMIT_S)
             try:
                 await _handler()
             finally:

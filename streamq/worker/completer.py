@@ -74,8 +74,8 @@ class Completer:
 
     async def _collect(self, outcomes: MemoryObjectReceiveStream[Outcome]) -> list[Outcome]:
         """A batch: the first outcome, those already waiting, and those that come within
-        the flush time. When no attempt is running and a fetcher waits in a blocking read
-        (low rates: no new work at hand), no outcome can come soon, so the batch is written
+        the flush time. When no attempt is running and every fetcher waits in a blocking
+        read (low rates: no new work at hand), no outcome can come soon, so the batch is written
         at once: waiting would cost every job a timer and a wake-up of the node. Under a
         backlog the wait stays: the fetcher's next read and start then reach Redis before
         this write, and the slots refill sooner (writing at once drained about 15 % slower)."""
@@ -99,13 +99,13 @@ class Completer:
         return batch
 
     async def _nothing_coming(self) -> bool:
-        """No attempt is running and a fetcher waits for new entries."""
+        """No attempt is running and every fetcher waits for new entries."""
         state = self.state
-        if state.slots.busy:
+        if state.slots.busy or not state.fetchers:
             return False
-        if not state.blocked_reads:
+        if state.blocked_reads < state.fetchers:
             await anyio.lowlevel.checkpoint()  # a fetcher about to block gets there first
-        return not state.slots.busy and state.blocked_reads > 0
+        return not state.slots.busy and state.blocked_reads >= state.fetchers
 
     def _take_waiting(self, outcomes: MemoryObjectReceiveStream[Outcome],
                       batch: list[Outcome]) -> bool:

@@ -122,7 +122,7 @@ class Executor:
         clock = asyncio.get_running_loop().time  # anyio's clock, without its backend lookup
         deadline = clock() + d.timeout_s
         with anyio.CancelScope() as scope:
-            tick = self.deadlines.add(scope, deadline)
+            tick = self.deadlines.add(scope, deadline, d.timeout_s)
             self.state.running[d.job_id] = scope
             try:
                 result = await task.invoke(kwargs, ctx, self.threads)

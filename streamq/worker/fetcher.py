@@ -34,9 +34,13 @@ class Fetcher:
     nothing. So after a blocking read that returned less than a batch from each stream,
     and all of whose entries started, the next read blocks at once, on the priorities the
     script last found open. The script runs again at the latest `block_ms` after it last
-    ran (so a priority resumed meanwhile is read again within about that), after a full
-    batch (a backlog: strict or weighted order again), and after a read that started
-    fewer entries than it returned (paused, cancelled or parked meanwhile)."""
+    ran (each read blocks no longer than the time left: a priority resumed meanwhile is
+    read again within about `block_ms`), after a full batch (a backlog: strict or weighted
+    order again), and after a read that started fewer entries than it returned (paused,
+    cancelled or parked meanwhile). Like every blocking read, such a read takes what came
+    on all open streams at once: entries that arrived within the same round trip may
+    start in arrival order rather than priority order; strict order holds once a stream
+    has a backlog (a full batch), which sends the fetcher back to the script."""
 
     def __init__(
         self,
@@ -66,10 +70,14 @@ class Fetcher:
         """A burst node found nothing held, scheduled or parked after its last fetch."""
 
     async def run(self) -> None:
-        await self.store.ensure_groups(self.queue)
-        while True:
-            if not await self.fetch_once():
-                return
+        self.state.fetchers += 1
+        try:
+            await self.store.ensure_groups(self.queue)
+            while True:
+                if not await self.fetch_once():
+                    return
+        finally:
+            self.state.fetchers -= 1
 
     async def fetch_once(self) -> bool:
         """Fetch and dispatch one batch; False when a burst node has nothing left to do."""
@@ -103,10 +111,12 @@ class Fetcher:
         checked by the start script); a full batch from any stream, or none at all, sends
         the next fetch through the script."""
         per_stream = max(1, free // len(self._open))
+        # No longer than the window left, so that the script runs within about block_ms.
+        block_ms = max(10, min(self.block_ms, int((self._block_until - time.monotonic()) * 1000)))
         self.state.blocked_reads += 1
         try:
             deliveries = await self.store.fetch_blocking(
-                self.queue, self._open, self.state.name, per_stream, self.block_ms
+                self.queue, self._open, self.state.name, per_stream, block_ms
             )
         finally:
             self.state.blocked_reads -= 1

@@ -72,8 +72,10 @@ class NodeState:
     """Jobs asked to stop while fetched but not yet running (job id -> monotonic time)."""
     limits: dict[str, int] = field(default_factory=dict)
     """Per-type concurrency limits across all nodes (a task's `concurrency=`)."""
+    fetchers: int = 0
+    """Fetchers running (one per queue or shard the node serves)."""
     blocked_reads: int = 0
-    """Fetchers waiting in a blocking read: the streams were empty, no new work at hand."""
+    """Fetchers waiting in a blocking read: their streams were empty, no new work at hand."""
 
     def lease_ok(self) -> bool:
         """False after the node was frozen (SIGSTOP, a long pause) past its lease: it must

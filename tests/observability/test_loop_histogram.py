@@ -35,6 +35,18 @@ def test_scrapes_like_prometheus_clients_histogram() -> None:
     assert len(re.findall(r"(?m)^x_seconds_created\{", got)) == 2
 
 
+def test_created_series_follow_prometheus_clients_switch(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import prometheus_client.metrics
+
+    monkeypatch.setattr(prometheus_client.metrics, "_use_created", False)  # as the switch does
+    registry = CollectorRegistry(auto_describe=True)
+    LoopHistogram("z_seconds", "doc", ["q"], registry=registry, buckets=BUCKETS).labels("a")
+    text = generate_latest(registry).decode()
+    assert "z_seconds_count" in text and "_created" not in text
+
+
 def test_a_wrong_number_of_labels_is_refused_and_a_duplicate_name_too() -> None:
     registry = CollectorRegistry(auto_describe=True)
     loop = LoopHistogram("y_seconds", "doc", ["q"], registry=registry, buckets=BUCKETS)

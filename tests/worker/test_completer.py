@@ -107,7 +107,7 @@ async def test_with_nothing_running_and_a_fetcher_waiting_the_batch_is_written_a
     ids = await enqueue(noting, *(JobRequest("work") for _ in range(2)))
     state = node_state()
     first, second = await take(noting, state)  # two slots taken: both attempts running
-    state.blocked_reads = 1  # as while a fetcher waits in a blocking read
+    state.fetchers = state.blocked_reads = 1  # as while the node's fetcher waits in a read
     completer = Completer(noting, state, batch_size=100, flush_ms=FOREVER_MS)
     send, receive = anyio.create_memory_object_stream[Outcome](10)
     async with send, receive, anyio.create_task_group() as tg:
@@ -129,11 +129,12 @@ async def test_with_nothing_running_but_a_fetch_under_way_the_flush_time_is_kept
     [job_id] = await enqueue(noting, JobRequest("work"))
     state = node_state()
     [d] = await take(noting, state)
+    state.fetchers, state.blocked_reads = 2, 1  # one shard idle, the other reading a backlog
     completer = Completer(noting, state, batch_size=100, flush_ms=300)
     send, receive = anyio.create_memory_object_stream[Outcome](10)
     async with send, receive, anyio.create_task_group() as tg:
         tg.start_soon(completer.run, receive)
-        state.slots.release()  # nothing runs, and no fetcher waits: a backlog is read
+        state.slots.release()  # nothing runs, but a fetcher is not waiting: it reads a backlog
         sent = time.monotonic()
         send.send_nowait(outcome(d))
         written = await wait_statuses(noting, [job_id], "succeeded", timeout_s=5)
