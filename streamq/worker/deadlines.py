@@ -23,7 +23,7 @@ GRAIN = 0.01
 TICKS_PER_LIMIT = 500
 """Longer limits get ticks of limit / TICKS_PER_LIMIT (0.6 s for the default 300 s): a
 timer lives until its tick, empty or not, so under steady traffic a limit keeps at most
-about this many (about 640 B each) whatever its length."""
+about this many whatever its length."""
 
 
 def grain(limit_s: float) -> float:
