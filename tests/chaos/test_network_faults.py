@@ -158,7 +158,7 @@ async def test_stalls_kills_and_slow_links_lose_nothing_and_rerun_only_expired_l
             with anyio.fail_after(20):
                 while await redis.zcard(K.workers) < len(pool):
                     await anyio.sleep(0.1)
-            async with anyio.create_task_group() as tg, aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession() as http, anyio.create_task_group() as tg:
                 tg.start_soon(inject, rig, size)
                 # The API too, 10 submissions a second; a client that waits this long for
                 # an answer has met an API that hangs.

@@ -79,7 +79,7 @@ async def test_redis_sigkill_and_restart_on_its_data_dir(
             faults.add("redis-restart", began=killed, ended=answering)
 
     try:
-        async with anyio.create_task_group() as tg, aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession() as http, anyio.create_task_group() as tg:
             tg.start_soon(crash_redis)
             # Load goes on until 5 s after the last restart, however slow restarts are
             # (an AOF of a minute of load takes a while to replay on a busy machine).

@@ -139,7 +139,7 @@ async def _run(
     ready: list[tuple[float, int]] = []
     job = JobRequest("ledger.work", {"seconds": size["job_s"]})
     try:
-        async with anyio.create_task_group() as tg, aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession() as http, anyio.create_task_group() as tg:
             tg.start_soon(_kill_primaries, failover, size, kills, faults)
             tg.start_soon(_replication_lag, failover, kills, size["kills"], lags)
             tg.start_soon(_readiness, http, api, kills, size["kills"], ready)
