@@ -1,26 +1,76 @@
-"""Commands packed by hiredis.
+"""Commands packed by hiredis and sent without a task per command.
 
 redis-py's asyncio connections pack commands in pure Python; a transition script call
 carries twenty-odd arguments, so packing was a third of the producer's CPU per job.
 hiredis (already a dependency for parsing) packs the same bytes in C.
+
+With a socket timeout set, redis-py sends each command inside `asyncio.wait_for`, which on
+Python 3.11 wraps the write in a new task: five turns of the event loop per command
+instead of two. `asyncio.timeout` bounds the same write in the calling task.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import hiredis
-from redis.asyncio.connection import Connection, SSLConnection
+from redis.asyncio.connection import AbstractConnection, Connection, SSLConnection
 from redis.asyncio.sentinel import SentinelManagedConnection, SentinelManagedSSLConnection
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 
-class HiredisPacking:
-    """Mixin: `pack_command` through hiredis, byte-for-byte what redis-py produces."""
+class HiredisPacking(AbstractConnection):
+    """Mixin: `pack_command` through hiredis, byte-for-byte what redis-py produces, and
+    `send_packed_command` bounded by `asyncio.timeout` (same errors as redis-py's)."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str) and " " in args[0]:  # e.g. "CLIENT SETNAME"
             args = (*args[0].split(), *args[1:])
         return [hiredis.pack_command(args)]
+
+    async def send_packed_command(
+        self, command: bytes | str | Iterable[bytes], check_health: bool = True
+    ) -> None:
+        if not self.is_connected:
+            await self.connect_check_health(check_health=False)
+        if check_health:
+            await self.check_health()  # type: ignore[no-untyped-call]
+        try:
+            if isinstance(command, str):
+                command = command.encode()
+            if isinstance(command, bytes):
+                command = [command]
+            writer = self._writer
+            assert writer is not None  # connected above
+            writer.writelines(command)
+            if self.socket_timeout:
+                async with asyncio.timeout(self.socket_timeout):
+                    await writer.drain()
+            else:
+                await writer.drain()
+        except TimeoutError:
+            # Drop what is still buffered: flushed later, the rest of the command would
+            # run after its caller was told it timed out (redis-py closes gracefully).
+            if self._writer is not None:
+                self._writer.transport.abort()
+            await self.disconnect(nowait=True)
+            raise RedisTimeoutError("Timeout writing to socket") from None
+        except OSError as e:
+            await self.disconnect(nowait=True)
+            if len(e.args) == 1:
+                err_no, errmsg = "UNKNOWN", e.args[0]
+            else:
+                err_no, errmsg = e.args[0], e.args[1]
+            raise RedisConnectionError(
+                f"Error {err_no} while writing to socket. {errmsg}."
+            ) from e
+        except BaseException:
+            # A write cut short leaves the connection in an unknown state (as redis-py).
+            await self.disconnect(nowait=True)
+            raise
 
 
 class HiredisConnection(HiredisPacking, Connection):
