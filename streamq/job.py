@@ -256,7 +256,8 @@ class DeadLetterPage(BaseModel):
 
 
 class Event(BaseModel):
-    """One state change from a queue's events stream (`XRANGE streamq:{q}:events`)."""
+    """One state change from a queue's events stream (`XRANGE streamq:{q}:events`). The
+    changes one batch script made share an entry, and so its id."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -276,19 +277,28 @@ class Event(BaseModel):
         return shard_name(self.queue, self.shard)
 
     @classmethod
-    def from_entry(cls, name: str, entry_id: bytes | str, fields: dict[bytes, bytes]) -> Event:
-        def text(name: bytes) -> str:
-            return fields.get(name, b"").decode()
+    def from_entry(
+        cls, name: str, entry_id: bytes | str, fields: dict[bytes, bytes]
+    ) -> list[Event]:
+        """The state changes one entry holds: one, or a batch script's several (their
+        `job`, `from`, `to` and `attempt` values separated by spaces; `time` and `worker`
+        shared)."""
+
+        def values(field: bytes, n: int) -> list[str]:
+            text = fields.get(field, b"").decode()
+            return text.split(" ") if n > 1 else [text]
 
         queue, shard = split(name)
-        return cls(
-            id=entry_id.decode() if isinstance(entry_id, bytes) else entry_id,
-            queue=queue,
-            shard=shard,
-            job_id=text(b"job"),
-            from_status=text(b"from") or None,
-            to_status=text(b"to"),
-            attempt=int(text(b"attempt") or 0),
-            time=datetime.fromtimestamp(int(text(b"time") or 0) / 1000, tz=UTC),
-            worker=text(b"worker") or None,
-        )
+        event_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
+        jobs = values(b"job", 2)
+        n = len(jobs)
+        time = datetime.fromtimestamp(int(fields.get(b"time", b"0") or 0) / 1000, tz=UTC)
+        worker = fields.get(b"worker", b"").decode() or None
+        return [
+            cls(id=event_id, queue=queue, shard=shard, job_id=job_id,
+                from_status=from_status or None, to_status=to_status,
+                attempt=int(attempt or 0), time=time, worker=worker)
+            for job_id, from_status, to_status, attempt in zip(
+                jobs, values(b"from", n), values(b"to", n), values(b"attempt", n), strict=True
+            )
+        ]

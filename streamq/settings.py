@@ -61,7 +61,8 @@ class Settings(BaseSettings):
         100_000, ge=1, description="Dead-letter entries kept per queue before the oldest go."
     )
     events_max_entries: int = Field(
-        10_000, ge=0, description="Length of the capped events stream (0 disables events)."
+        10_000, ge=0,
+        description="State changes the capped events stream keeps (0 disables events).",
     )
     completion_batch_size: int = Field(
         200, ge=1, description="Outcomes written in one round trip at most."

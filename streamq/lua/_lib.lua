@@ -4,6 +4,8 @@
   int_s(n)           an integer as a command argument (see below)
   cap(arg)           a capped stream's MAXLEN argument, or false when the stream is off (0)
   emit(...)          append a state change to the capped events stream (when capped)
+  event_log(), log_event(...), emit_log(...)
+                     a batch's state changes, written as one events entry per worker
   index_move(...)    move a job id between two status indices
   entry_fields(...)  a job's stream entry: what a worker needs besides the payload, which
                      the start script hands over from the record (stored once)
@@ -52,6 +54,39 @@ local function emit(events_key, maxlen, job_id, from, to, attempt, now, worker)
   if maxlen and maxlen ~= 0 then
     redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*',
       'job', job_id, 'from', from, 'to', to, 'attempt', attempt, 'time', now, 'worker', worker)
+  end
+end
+
+-- A batch script's state changes go out as one events entry per worker, not one per job:
+-- an XADD costs Redis about the same whether it holds one change or a hundred. One change
+-- is the plain entry emit() writes; several share `time` and `worker`, and their `job`,
+-- `from`, `to` and `attempt` fields hold one value per change, separated by spaces (job
+-- ids, statuses and attempts never hold one; an empty `from` stays empty between them).
+-- The stream is capped in changes: an entry of n changes trims it to maxlen / n entries.
+local function event_log()
+  return {order = {}, by = {}}
+end
+
+local function log_event(log, job_id, from, to, attempt, worker)
+  local g = log.by[worker]
+  if not g then
+    g = {job = {}, from = {}, to = {}, attempt = {}}
+    log.by[worker] = g
+    log.order[#log.order + 1] = worker
+  end
+  local n = #g.job + 1
+  g.job[n], g.from[n], g.to[n], g.attempt[n] = job_id, from, to, attempt
+end
+
+local function emit_log(events_key, maxlen, log, now)
+  if not maxlen or maxlen == 0 then return end
+  for _, worker in ipairs(log.order) do
+    local g = log.by[worker]
+    local n, len = #g.job, maxlen
+    if n > 1 then len = int_s(math.max(1, math.ceil(tonumber(maxlen) / n))) end
+    redis.call('XADD', events_key, 'MAXLEN', '~', len, '*', 'job', table.concat(g.job, ' '),
+      'from', table.concat(g.from, ' '), 'to', table.concat(g.to, ' '),
+      'attempt', table.concat(g.attempt, ' '), 'time', now, 'worker', worker)
   end
 end
 

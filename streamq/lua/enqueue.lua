@@ -24,6 +24,7 @@ local backlog = redis.call('ZCARD', queued_idx)
 local typed = {}
 local indexed = collector()  -- every ZADD of the batch, sent once per key at the end
 local earliest  -- the earliest due time this batch scheduled
+local changes = event_log()
 local out = {}
 
 local function enqueue_one(job_key, type_idx, idem_key, a)
@@ -79,7 +80,7 @@ local function enqueue_one(job_key, type_idx, idem_key, a)
     redis.call('SADD', types_key, job_type)
     typed[job_type] = true
   end
-  emit(events_key, events_max, job_id, '', status, '1', now_s, '')
+  log_event(changes, job_id, '', status, '1', '')
   return {1, job_id, status}
 end
 
@@ -93,6 +94,7 @@ for a = 6, #ARGV, per do
   end
 end
 send_all(indexed, 'ZADD')
+emit_log(events_key, events_max, changes, now_s)
 if earliest then
   -- The scheduler sleeps until its head is due: wake it when this batch moved the head.
   local head = redis.call('ZRANGE', scheduled_key, 0, 0, 'WITHSCORES')

@@ -33,6 +33,7 @@ local archive_max = cap(ARGV[8])
 local out = {}
 local per = 11
 local acks, leaving, landing = collector(), collector(), collector()
+local changes = event_log()
 
 -- An entry is released only when its record no longer runs from it (or is gone), and an
 -- applied outcome moves the record off `processing`: so no later outcome of the batch finds
@@ -78,8 +79,7 @@ for i = 0, count - 1 do
     redis.call('ZADD', scheduled_key, now_s, job_id)
     local head = redis.call('ZRANGE', scheduled_key, 0, 0)
     if head[1] == job_id then redis.call('PUBLISH', wake, now_s) end
-    emit(events_key, events_max, job_id, 'processing', 'scheduled', rec[3] or '1', now_s,
-      rec[4] or '')
+    log_event(changes, job_id, 'processing', 'scheduled', rec[3] or '1', rec[4] or '')
     out[#out + 1] = 3
   elseif rec[2] ~= 'processing' or kind == 'cancelled' then
     if not in_use then
@@ -115,7 +115,7 @@ for i = 0, count - 1 do
     if kind ~= 'retry' then archive(archive_key, archive_max, job_id, job_key) end
     collect(leaving, processing_idx, job_id)
     collect(landing, final_idx[kind], now_s, job_id)
-    emit(events_key, events_max, job_id, 'processing', to, attempt, now_s, worker)
+    log_event(changes, job_id, 'processing', to, attempt, worker)
     out[#out + 1] = 1
   end
 end
@@ -123,4 +123,5 @@ send_all(acks, 'XACK', group)
 send_all(acks, 'XDEL')
 send_all(leaving, 'ZREM')
 send_all(landing, 'ZADD')
+emit_log(events_key, events_max, changes, now_s)
 return out

@@ -13,6 +13,7 @@ local now, now_s = now_ms(ARGV[1])
 local events_max = cap(ARGV[2])
 local promoted = 0
 local leaving, landing = collector(), collector()
+local changes = event_log()
 for i = 9, #KEYS do
   local job_key, job_id = KEYS[i], ARGV[i - 6]
   local score = redis.call('ZSCORE', scheduled_key, job_id)
@@ -29,13 +30,14 @@ for i = 9, #KEYS do
       collect(leaving, scheduled_idx, job_id)
       collect(leaving, retrying_idx, job_id)
       collect(landing, queued_idx, now_s, job_id)
-      emit(events_key, events_max, job_id, status, 'queued', rec[6] or '1', now_s, '')
+      log_event(changes, job_id, status, 'queued', rec[6] or '1', '')
       promoted = promoted + 1
     end
   end
 end
 send_all(leaving, 'ZREM')
 send_all(landing, 'ZADD')
+emit_log(events_key, events_max, changes, now_s)
 local head = redis.call('ZRANGE', scheduled_key, 0, 0, 'WITHSCORES')
 local next_due = -1
 if head[2] then next_due = tonumber(head[2]) end

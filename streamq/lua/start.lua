@@ -26,6 +26,7 @@ local flags = redis.call('HMGET', KEYS[5], '*', ARGV[5])
 local paused = flags[1] or flags[2]
 local out = {}
 local acks, leaving, landing = collector(), collector(), collector()
+local changes = event_log()
 
 local function release(entry_id)
   collect(acks, stream_key, entry_id)
@@ -94,7 +95,7 @@ for i = 6, #KEYS do
       redis.call('HSET', job_key, 'status', 'queued')
       collect(leaving, processing_idx, job_id)
       collect(landing, queued_idx, now_s, job_id)
-      emit(events_key, events_max, job_id, status, 'queued', rec[2] or '0', now_s, worker)
+      log_event(changes, job_id, status, 'queued', rec[2] or '0', worker)
     end
     out[#out + 1] = 0; out[#out + 1] = attempt; out[#out + 1] = ''
   else
@@ -103,7 +104,7 @@ for i = 6, #KEYS do
       'entry', entry_id, 'run', int_s(run), 'deliveries', int_s((tonumber(rec[5]) or 0) + 1))
     collect(leaving, queued_idx, job_id)
     collect(landing, processing_idx, now_s, job_id)
-    emit(events_key, events_max, job_id, status, 'processing', rec[2] or '0', now_s, worker)
+    log_event(changes, job_id, status, 'processing', rec[2] or '0', worker)
     out[#out + 1] = run; out[#out + 1] = attempt
     out[#out + 1] = get_payload(job_key, {unpack(rec, 6)})
   end
@@ -112,4 +113,5 @@ send_all(acks, 'XACK', group)
 send_all(acks, 'XDEL')
 send_all(leaving, 'ZREM')
 send_all(landing, 'ZADD')
+emit_log(events_key, events_max, changes, now_s)
 return out

@@ -48,7 +48,8 @@ async def wait_for(
     stream returns as soon as a state change is written. The stream position is taken
     before the record is read, so an end written in between is still seen. The record is
     read again when an event of the job arrives, after a quiet `block_ms`, and after a
-    full batch (the capped stream may have been trimmed past us). With events turned off
+    full batch (the capped stream may have been trimmed past us; an entry may hold several
+    events, so a full read returns at least `EVENT_BATCH`). With events turned off
     (`events_max_entries = 0`) it polls, backing off from 50 ms to 1 s."""
     with anyio.fail_after(timeout_s):
         job = await get_job(store, queues, job_id)
@@ -65,7 +66,7 @@ async def wait_for(
                 events = await store.read_events(after, block_ms, EVENT_BATCH)
                 for event in events:
                     after[event.shard_queue] = event.id
-                if (not events or len(events) == EVENT_BATCH
+                if (not events or len(events) >= EVENT_BATCH
                         or any(e.job_id == job_id for e in events)):
                     break
 

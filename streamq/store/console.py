@@ -63,8 +63,9 @@ class ConsoleStore:
         while scanned < cap + EVENTS_SCAN_CHUNK and len(found) < limit:
             rows: Any = await self.store.redis.xrevrange(key, end, "-", EVENTS_SCAN_CHUNK)
             for entry_id, fields in rows:
-                if fields.get(b"job") == wanted:
-                    found.append(Event.from_entry(queue, entry_id, fields))
+                if wanted in fields.get(b"job", b"").split(b" "):
+                    found += [e for e in reversed(Event.from_entry(queue, entry_id, fields))
+                              if e.job_id == job_id]
             if len(rows) < EVENTS_SCAN_CHUNK or (found and found[-1].from_status is None):
                 break
             scanned += len(rows)

@@ -221,9 +221,10 @@ class Reads(StoreBase):
             {stream: after[q] for stream, q in by_stream.items()}, count, block_ms
         )
         return [
-            Event.from_entry(by_stream[as_str(stream)], entry_id, fields)
+            event
             for stream, entries in reply
             for entry_id, fields in entries
+            for event in Event.from_entry(by_stream[as_str(stream)], entry_id, fields)
         ]
 
     async def queue_stats(self, queues: Sequence[str]) -> list[QueueStats]:

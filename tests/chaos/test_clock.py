@@ -17,7 +17,7 @@ import anyio
 import pytest
 from redis.asyncio import Redis
 
-from streamq import App, JobRequest, Settings
+from streamq import App, Event, JobRequest, Settings
 from streamq.devredis import RedisServer
 from streamq.keys import QueueKeys
 from tests.support.checker import check_run
@@ -74,8 +74,9 @@ async def test_skewed_schedulers_promote_each_job_once_and_never_early(
                 pipe.hmget(K.job(job_id), ["due", "started", "run"])
             records = dict(zip(ids, await pipe.execute(), strict=True))
             promotions = Counter(
-                f[b"job"].decode() for _, f in await redis.xrange(K.events)
-                if f[b"from"] == b"scheduled" and f[b"to"] == b"queued"
+                e.job_id for i, f in await redis.xrange(K.events)
+                for e in Event.from_entry("default", i, f)
+                if e.from_status == "scheduled" and e.to_status == "queued"
             )
     finally:
         await app.close()

@@ -299,6 +299,15 @@ def event(
     })
 
 
+def batch_event(*changes: Entry, time: int = NOW, worker: str = "") -> Entry:
+    """The one events entry a batch script writes for several changes (each made with
+    `event`, same time and worker): per-change fields joined by spaces."""
+    fields = [f for _, f in changes]
+    joined = {name: " ".join(f[name] for f in fields) for name in ("job", "from", "to",
+                                                                   "attempt")}
+    return (ANY_ID, {**joined, "time": str(time), "worker": worker})
+
+
 def events(*entries: Entry) -> Stream:
     return Stream(list(entries))
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from streamq.job import Event
 from streamq.keys import PRIORITIES, Index, QueueKeys
 from streamq.settings import Settings
 from streamq.store import EnqueueSpec, ReclaimResult, ReleaseResult, Store
@@ -26,7 +27,7 @@ async def members(redis: Redis, key: str) -> list[str]:
 
 async def event_jobs(redis: Redis) -> set[str]:
     entries: Any = await redis.xrange(K.events)
-    return {text(fields[b"job"]) for _, fields in entries}
+    return {e.job_id for i, f in entries for e in Event.from_entry(QUEUE, i, f)}
 
 
 async def test_reclaim_admit_release_and_trim_use_the_ids_they_are_given(

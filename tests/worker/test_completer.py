@@ -14,7 +14,7 @@ from redis.asyncio import Redis
 
 from streamq import JobRequest, Settings
 from streamq.devredis import RedisServer
-from streamq.job import Outcome, OutcomeKind
+from streamq.job import Event, Outcome, OutcomeKind
 from streamq.metrics import REGISTRY
 from streamq.store import Store
 from streamq.store.codes import FinishCode
@@ -236,7 +236,8 @@ async def test_a_batch_is_retried_whole_through_an_outage_and_applied_once(
         assert set(store.writes) == {3}, "the batch is retried whole"
         assert await statuses(store, ids) == ["succeeded"] * 3
         events = await redis.xrange(store.keys("default").events)
-        finished = [f[b"job"].decode() for _, f in events if f[b"to"] == b"succeeded"]
+        finished = [e.job_id for i, f in events for e in Event.from_entry("default", i, f)
+                    if e.to_status == "succeeded"]
         assert sorted(finished) == sorted(ids), "each outcome applied exactly once"
         assert state.held == {}
     warnings = [r for r in caplog.records if "retrying" in r.getMessage()]

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from redis.asyncio import Redis
 
-from streamq import App, JobStatus, Settings
+from streamq import App, Event, JobStatus, Settings
 from streamq.keys import PRIORITIES, STATUSES, QueueKeys, check_queue_name
 from tests.support.nodes import running_node
 
@@ -30,9 +30,9 @@ async def transitions(redis: Redis) -> dict[str, list[tuple[str, str]]]:
     """(from, to) of every event, by the job the event names."""
     seen: dict[str, list[tuple[str, str]]] = {}
     entries: Any = await redis.xrange(K.events)
-    for _, fields in entries:
-        f = {text(k): text(v) for k, v in fields.items()}
-        seen.setdefault(f["job"], []).append((f["from"], f["to"]))
+    for entry_id, fields in entries:
+        for e in Event.from_entry(QUEUE, entry_id, fields):
+            seen.setdefault(e.job_id, []).append((e.from_status or "", e.to_status))
     return seen
 
 
