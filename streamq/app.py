@@ -292,7 +292,9 @@ class App:
     ) -> AsyncIterator[Event]:
         """Yield state changes as they happen (of one job, or of all), from the queue's
         events stream (default: every queue of the app). `since`: an event id to start
-        after ('0' for all retained events); default: only events after the first read."""
+        after ('0' for all retained events); default: only events after the first read.
+        The changes of one batch share an entry and its id: resuming after an id skips
+        every change of that entry."""
         return queue_ops.watch(self.store, self._shards(queue), job_id, since,
                                self._block_ms)
 

@@ -256,8 +256,8 @@ class DeadLetterPage(BaseModel):
 
 
 class Event(BaseModel):
-    """One state change from a queue's events stream (`XRANGE streamq:{q}:events`). The
-    changes one batch script made share an entry, and so its id."""
+    """One state change from a queue's events stream (`XRANGE streamq:{q}:events`). Up to
+    ten changes of one batch script call share an entry, and so its id."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -286,11 +286,12 @@ class Event(BaseModel):
 
         def values(field: bytes, n: int) -> list[str]:
             text = fields.get(field, b"").decode()
-            return text.split(" ") if n > 1 else [text]
+            parts = text.split(" ") if n > 1 else [text]
+            return (parts + [""] * n)[:n]  # a damaged entry reads as defaults, not an error
 
         queue, shard = split(name)
         event_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
-        jobs = values(b"job", 2)
+        jobs = fields.get(b"job", b"").decode().split(" ")
         n = len(jobs)
         time = datetime.fromtimestamp(int(fields.get(b"time", b"0") or 0) / 1000, tz=UTC)
         worker = fields.get(b"worker", b"").decode() or None

@@ -62,7 +62,8 @@ class Settings(BaseSettings):
     )
     events_max_entries: int = Field(
         10_000, ge=0,
-        description="State changes the capped events stream keeps (0 disables events).",
+        description="Entries the capped events stream keeps, each one state change or up "
+        "to ten of one batch (0 disables events).",
     )
     completion_batch_size: int = Field(
         200, ge=1, description="Outcomes written in one round trip at most."

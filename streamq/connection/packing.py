@@ -24,7 +24,8 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 class HiredisPacking(AbstractConnection):
     """Mixin: `pack_command` through hiredis, byte-for-byte what redis-py produces, and
-    `send_packed_command` bounded by `asyncio.timeout` (same errors as redis-py's)."""
+    `send_packed_command` bounded by `asyncio.timeout` (same errors as redis-py's; a
+    write that fails, times out or is cancelled drops what is still buffered)."""
 
     def pack_command(self, *args: Any) -> list[bytes]:
         if isinstance(args[0], str) and " " in args[0]:  # e.g. "CLIENT SETNAME"
@@ -52,14 +53,10 @@ class HiredisPacking(AbstractConnection):
             else:
                 await writer.drain()
         except TimeoutError:
-            # Drop what is still buffered: flushed later, the rest of the command would
-            # run after its caller was told it timed out (redis-py closes gracefully).
-            if self._writer is not None:
-                self._writer.transport.abort()
-            await self.disconnect(nowait=True)
+            await self._drop()
             raise RedisTimeoutError("Timeout writing to socket") from None
         except OSError as e:
-            await self.disconnect(nowait=True)
+            await self._drop()
             if len(e.args) == 1:
                 err_no, errmsg = "UNKNOWN", e.args[0]
             else:
@@ -68,9 +65,16 @@ class HiredisPacking(AbstractConnection):
                 f"Error {err_no} while writing to socket. {errmsg}."
             ) from e
         except BaseException:
-            # A write cut short leaves the connection in an unknown state (as redis-py).
-            await self.disconnect(nowait=True)
+            await self._drop()  # cancelled mid-write
             raise
+
+    async def _drop(self) -> None:
+        """Close the connection without sending what is still buffered: flushed later (as
+        redis-py's graceful close does), the rest of a command would run after its caller
+        was told it failed or was cancelled."""
+        if self._writer is not None:
+            self._writer.transport.abort()
+        await self.disconnect(nowait=True)
 
 
 class HiredisConnection(HiredisPacking, Connection):

@@ -5,7 +5,7 @@
   cap(arg)           a capped stream's MAXLEN argument, or false when the stream is off (0)
   emit(...)          append a state change to the capped events stream (when capped)
   event_log(), log_event(...), emit_log(...)
-                     a batch's state changes, written as one events entry per worker
+                     a batch's state changes, written as entries of up to ten changes
   index_move(...)    move a job id between two status indices
   entry_fields(...)  a job's stream entry: what a worker needs besides the payload, which
                      the start script hands over from the record (stored once)
@@ -57,12 +57,15 @@ local function emit(events_key, maxlen, job_id, from, to, attempt, now, worker)
   end
 end
 
--- A batch script's state changes go out as one events entry per worker, not one per job:
--- an XADD costs Redis about the same whether it holds one change or a hundred. One change
--- is the plain entry emit() writes; several share `time` and `worker`, and their `job`,
--- `from`, `to` and `attempt` fields hold one value per change, separated by spaces (job
--- ids, statuses and attempts never hold one; an empty `from` stays empty between them).
--- The stream is capped in changes: an entry of n changes trims it to maxlen / n entries.
+-- A batch script's state changes go out in entries of up to EVENTS_PER_ENTRY changes (per
+-- worker), not one entry per change: an XADD costs Redis about the same whether it holds
+-- one change or ten. One change is the plain entry emit() writes; several share `time` and
+-- `worker`, and their `job`, `from`, `to` and `attempt` fields hold one value per change,
+-- separated by spaces (job ids, statuses and attempts never hold one; an empty `from`
+-- stays empty between them). The stream stays capped in entries (MAXLEN ~ maxlen, as
+-- emit()), so it keeps at least maxlen changes and at most EVENTS_PER_ENTRY times that.
+local EVENTS_PER_ENTRY = 10
+
 local function event_log()
   return {order = {}, by = {}}
 end
@@ -82,11 +85,14 @@ local function emit_log(events_key, maxlen, log, now)
   if not maxlen or maxlen == 0 then return end
   for _, worker in ipairs(log.order) do
     local g = log.by[worker]
-    local n, len = #g.job, maxlen
-    if n > 1 then len = int_s(math.max(1, math.ceil(tonumber(maxlen) / n))) end
-    redis.call('XADD', events_key, 'MAXLEN', '~', len, '*', 'job', table.concat(g.job, ' '),
-      'from', table.concat(g.from, ' '), 'to', table.concat(g.to, ' '),
-      'attempt', table.concat(g.attempt, ' '), 'time', now, 'worker', worker)
+    for first = 1, #g.job, EVENTS_PER_ENTRY do
+      local last = math.min(first + EVENTS_PER_ENTRY - 1, #g.job)
+      redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, '*',
+        'job', table.concat(g.job, ' ', first, last),
+        'from', table.concat(g.from, ' ', first, last),
+        'to', table.concat(g.to, ' ', first, last),
+        'attempt', table.concat(g.attempt, ' ', first, last), 'time', now, 'worker', worker)
+    end
   end
 end
 

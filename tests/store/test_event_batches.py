@@ -1,6 +1,6 @@
-"""A batch script writes its state changes as one events entry (an XADD costs Redis about
-the same for one change as for a hundred); every reader sees one event per job, and the
-stream stays capped in changes, not entries."""
+"""A batch script writes its state changes in events entries of up to ten (an XADD costs
+Redis about the same for one change as for ten); every reader sees one event per job, and
+the stream stays capped in entries, so a batch never trims the changes before it."""
 
 from __future__ import annotations
 
@@ -62,17 +62,29 @@ async def test_a_single_change_keeps_the_plain_entry(store: Store, redis_client:
     assert (event.job_id, event.from_status, event.to_status) == ("solo", None, "queued")
 
 
-async def test_the_stream_is_capped_in_changes(
+async def test_entries_hold_at_most_ten_changes(store: Store, redis_client: Redis) -> None:
+    await store.ensure_groups(Q)
+    ids = [new_job_id() for _ in range(25)]
+    await store.enqueue(specs(ids))
+    entries: Any = await redis_client.xrange(store.keys(Q).events)
+    held = [[e.job_id for e in Event.from_entry(Q, i, f)] for i, f in entries]
+    assert held == [ids[:10], ids[10:20], ids[20:]]
+
+
+async def test_the_cap_counts_entries_so_a_batch_never_trims_the_changes_before_it(
     redis_client: Redis, settings_for: Callable[..., Settings]
 ) -> None:
-    cap, batch, batches = 200, 50, 40
+    cap = 20
     store = Store(redis_client, settings_for(events_max_entries=cap))
     events_key = store.keys(Q).events
     await store.ensure_groups(Q)
-    for _ in range(batches):
-        await store.enqueue(specs([new_job_id() for _ in range(batch)]))
+    singles = [new_job_id() for _ in range(150)]  # more than a stream node holds (100)
+    for job_id in singles:
+        await store.enqueue(specs([job_id]))
+    await store.enqueue(specs([new_job_id() for _ in range(50)]))  # 5 entries
     entries: Any = await redis_client.xrange(events_key)
-    kept = sum(len(Event.from_entry(Q, i, f)) for i, f in entries)
-    # Trimming is approximate (whole stream nodes, 4 KB by default): at least the cap is
-    # kept, and at most about a node more; entry-counted, the cap would have kept all 2,000.
-    assert cap <= kept <= 2 * cap, kept
+    kept = {e.job_id for i, f in entries for e in Event.from_entry(Q, i, f)}
+    # The newest `cap` entries stay whatever they hold: the last 15 single enqueues. A cap
+    # divided by the batch's size (1 entry here) dropped them with their stream node.
+    assert set(singles[-15:]) <= kept
+    assert len(entries) < 150 + 5  # and it is trimmed

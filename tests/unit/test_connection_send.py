@@ -8,6 +8,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -74,5 +75,28 @@ async def test_a_write_that_cannot_finish_times_out_and_drops_the_connection(
         assert await redis.ping()  # a new connection
         await asyncio.sleep(0.3)
         assert await redis.exists("big") == 0  # what was buffered was dropped, not sent
+    finally:
+        await redis.aclose()
+
+
+async def test_a_write_cancelled_midway_is_never_completed(own_redis: RedisServer) -> None:
+    redis = Redis.from_url(
+        own_redis.url, connection_class=HiredisConnection, socket_timeout=10,
+        single_connection_client=True,
+    )
+    try:
+        await redis.ping()
+        own_redis.pause()
+        try:
+            with anyio.move_on_after(0.3) as scope:
+                await redis.set("big", b"x" * (64 << 20))
+            assert scope.cancelled_caught
+            assert redis.connection is not None
+            assert not redis.connection.is_connected
+        finally:
+            own_redis.resume()
+        assert await redis.ping()
+        await asyncio.sleep(0.3)
+        assert await redis.exists("big") == 0  # the buffered rest was dropped, not flushed
     finally:
         await redis.aclose()
