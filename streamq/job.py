@@ -293,13 +293,19 @@ class Event(BaseModel):
         event_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id
         jobs = fields.get(b"job", b"").decode().split(" ")
         n = len(jobs)
-        time = datetime.fromtimestamp(int(fields.get(b"time", b"0") or 0) / 1000, tz=UTC)
+        time = datetime.fromtimestamp(_number(fields.get(b"time", b"").decode()) / 1000,
+                                      tz=UTC)
         worker = fields.get(b"worker", b"").decode() or None
         return [
             cls(id=event_id, queue=queue, shard=shard, job_id=job_id,
                 from_status=from_status or None, to_status=to_status,
-                attempt=int(attempt or 0), time=time, worker=worker)
+                attempt=_number(attempt), time=time, worker=worker)
             for job_id, from_status, to_status, attempt in zip(
                 jobs, values(b"from", n), values(b"to", n), values(b"attempt", n), strict=True
             )
+            if job_id  # an entry without a job names no change
         ]
+
+
+def _number(text: str) -> int:
+    return int(text) if text.isdigit() else 0

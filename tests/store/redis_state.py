@@ -300,7 +300,7 @@ def event(
 
 
 def batch_event(*changes: Entry, time: int = NOW, worker: str = "") -> Entry:
-    """The one events entry a batch script writes for several changes (each made with
+    """An events entry of up to ten changes of one batch script call (each made with
     `event`, same time and worker): per-change fields joined by spaces."""
     fields = [f for _, f in changes]
     joined = {name: " ".join(f[name] for f in fields) for name in ("job", "from", "to",

@@ -88,3 +88,12 @@ async def test_the_cap_counts_entries_so_a_batch_never_trims_the_changes_before_
     # divided by the batch's size (1 entry here) dropped them with their stream node.
     assert set(singles[-15:]) <= kept
     assert len(entries) < 150 + 5  # and it is trimmed
+
+
+def test_a_damaged_entry_reads_as_defaults_not_an_error() -> None:
+    fields = {b"job": b"j1 j2", b"to": b"queued", b"attempt": b"x", b"time": b"soon"}
+    events = Event.from_entry(Q, b"1-0", fields)
+    assert [(e.job_id, e.from_status, e.to_status, e.attempt) for e in events] == [
+        ("j1", None, "queued", 0), ("j2", None, "", 0),
+    ]
+    assert Event.from_entry(Q, b"2-0", {b"to": b"queued"}) == []  # no job: no change
